@@ -1,0 +1,42 @@
+# make serve  - build and serve the site at http://127.0.0.1:8000 (creates .venv if missing)
+# make test   - the whole suite: unit tests, every doc snippet (Sybil), the notebook, mkdocs build --strict
+# make .venv  - only create/update the environment from the pinned versions in constraints.txt
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1:8000
+
+export NO_MKDOCS_2_WARNING := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: .venv test serve build lock clean
+
+.venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[docs,test]'
+	touch $@
+
+# pytest collects tests/, every ```python block in docs/ (Sybil), the docstrings in src/,
+# runs the notebook and builds the site with --strict (tests/test_site.py).
+test: .venv
+	$(BIN)/python -m pytest
+
+build: .venv
+	$(BIN)/mkdocs build --strict
+
+serve: .venv
+	$(BIN)/mkdocs serve --dev-addr $(HOST)
+
+# Re-resolve the newest versions the ranges in pyproject.toml allow and pin them.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet 'torch==2.13.0' -e '.[docs,test]'
+	{ grep '^#' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) site test-artifacts .pytest_cache

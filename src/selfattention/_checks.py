@@ -1,0 +1,104 @@
+"""Input checks shared by the public functions.
+
+Every check raises a ``TypeError`` (wrong kind of value or dtype) or a ``ValueError``
+(wrong shape) that names the argument, what was seen and what was expected, so a bad
+call fails loudly instead of broadcasting silently or producing NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def check_tensor(name: str, value: object) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def check_floating(name: str, value: object, *, min_dim: int = 2) -> Tensor:
+    """A floating-point tensor with at least ``min_dim`` dimensions."""
+    tensor = check_tensor(name, value)
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating-point dtype (e.g. torch.float32), got {tensor.dtype}; "
+            f"convert it with {name}.float()"
+        )
+    if tensor.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimensions (..., seq_len, d), "
+            f"got shape {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def check_same_dtype(**tensors: Tensor) -> None:
+    dtypes = {name: t.dtype for name, t in tensors.items()}
+    if len(set(dtypes.values())) > 1:
+        seen = ", ".join(f"{name} is {dtype}" for name, dtype in dtypes.items())
+        raise TypeError(f"all tensors must share one dtype: {seen}")
+
+
+def check_weight(name: str, weight: object, *, d_in: int, dtype: torch.dtype) -> Tensor:
+    """A projection matrix of shape ``(d_in, d_out)`` matching the inputs."""
+    tensor = check_floating(name, weight, min_dim=2)
+    if tensor.dim() != 2 or tensor.shape[0] != d_in:
+        raise ValueError(
+            f"{name} must have shape (d_in, d_out) = ({d_in}, d_out) to multiply inputs "
+            f"whose last dimension is d_in={d_in}, got shape {tuple(tensor.shape)}"
+        )
+    if tensor.dtype != dtype:
+        raise TypeError(f"{name} has dtype {tensor.dtype} but inputs have dtype {dtype}")
+    return tensor
+
+
+def check_scale(scale: object) -> float | None:
+    if scale is None:
+        return None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"scale must be a float or None, got {type(scale).__name__}")
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a positive finite number, got {scale}")
+    return float(scale)
+
+
+def check_mask(mask: object, scores_shape: torch.Size) -> Tensor | None:
+    """A boolean (``True`` = may attend) or floating (added to the scores) mask."""
+    if mask is None:
+        return None
+    tensor = check_tensor("mask", mask)
+    if tensor.dtype != torch.bool and not tensor.is_floating_point():
+        raise TypeError(
+            f"mask must be a boolean tensor (True = may attend) or a floating tensor added "
+            f"to the scores, got dtype {tensor.dtype}"
+        )
+    expected = tuple(scores_shape)
+    try:
+        broadcast = torch.broadcast_shapes(tensor.shape, scores_shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != scores_shape:
+        raise ValueError(
+            f"mask of shape {tuple(tensor.shape)} cannot broadcast to the scores' shape "
+            f"{expected} (..., query_len, key_len)"
+        )
+    return tensor
+
+
+def check_dropout(dropout: object) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        raise TypeError(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    return float(dropout)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value

@@ -1,0 +1,215 @@
+"""Attention over given queries, keys and values: scores, weights, context.
+
+The four steps every variant on the site shares, each a small function so that a page
+can print the result of each one, and :func:`scaled_dot_product_attention`, which
+chains them with the same defaults as :func:`torch.nn.functional.scaled_dot_product_attention`:
+``scale=None`` means ``1 / sqrt(d_k)`` and a boolean ``mask`` is ``True`` where a query
+may attend to a key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from selfattention._checks import check_floating, check_mask, check_same_dtype, check_scale
+
+__all__ = [
+    "AttentionSteps",
+    "attention_context",
+    "attention_scores",
+    "attention_steps",
+    "attention_weights",
+    "mask_scores",
+    "scaled_dot_product_attention",
+    "weighted_values",
+]
+
+
+def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = None) -> Tensor:
+    """Scaled dot products of every query with every key.
+
+    ``scores = queries @ keys^T * scale``, with ``scale=None`` meaning ``1 / sqrt(d_k)``.
+
+    Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)`` -> ``(..., n_q, n_k)``.
+
+    >>> attention_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), scale=1.0)
+    tensor([[11.]])
+    """
+    queries = check_floating("queries", queries)
+    keys = check_floating("keys", keys)
+    check_same_dtype(queries=queries, keys=keys)
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(
+            f"queries and keys must have the same last dimension d_k: queries has shape "
+            f"{tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
+        )
+    if queries.shape[:-2] != keys.shape[:-2]:
+        raise ValueError(
+            f"queries and keys must have the same leading (batch) dimensions: queries has "
+            f"shape {tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
+        )
+    scale = check_scale(scale)
+    if scale is None:
+        scale = 1.0 / math.sqrt(queries.shape[-1])
+    return queries @ keys.transpose(-2, -1) * scale
+
+
+def mask_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
+    """Apply a mask to the scores before the softmax.
+
+    A boolean ``mask`` is ``True`` where a query may attend to a key (the convention of
+    :func:`torch.nn.functional.scaled_dot_product_attention`; ``nn.MultiheadAttention``
+    uses the opposite one): a blocked score becomes ``-inf``, so its weight after the
+    softmax is exactly 0. A floating ``mask`` is added to the scores. Either must
+    broadcast to the scores' shape without changing it. ``mask=None`` returns the scores.
+
+    Shapes: ``scores (..., n_q, n_k)``, ``mask`` broadcastable to it -> ``(..., n_q, n_k)``.
+
+    >>> mask_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[True, False]]))
+    tensor([[1., -inf]])
+    """
+    scores = check_floating("scores", scores)
+    mask = check_mask(mask, scores.shape)
+    if mask is None:
+        return scores
+    if mask.dtype == torch.bool:
+        return scores.masked_fill(~mask, float("-inf"))
+    return scores + mask.to(scores.dtype)
+
+
+def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
+    """Softmax of the (masked) scores over the keys, the last dimension.
+
+    ``mask`` is applied first, as in :func:`mask_scores`. A query that may attend to no
+    key at all (every score ``-inf``) gets weights of 0, and so a zero context vector, as
+    torch's ``scaled_dot_product_attention`` does, never NaN.
+
+    Shapes: ``scores (..., n_q, n_k)`` -> ``(..., n_q, n_k)``; each row sums to 1, or is
+    all 0 when fully masked.
+
+    >>> attention_weights(torch.tensor([[0.0, 0.0], [0.0, 0.0]]),
+    ...                   mask=torch.tensor([[True, True], [False, False]]))
+    tensor([[0.5000, 0.5000],
+            [0.0000, 0.0000]])
+    """
+    scores = mask_scores(scores, mask)
+    weights = torch.softmax(scores, dim=-1)
+    # A row whose every score is -inf would be 0/0 = NaN: give it zero weights instead.
+    fully_masked = torch.isneginf(scores).all(dim=-1, keepdim=True)
+    return weights.masked_fill(fully_masked, 0.0)
+
+
+def attention_context(weights: Tensor, values: Tensor) -> Tensor:
+    """Weighted sum of the values: ``context = weights @ values``.
+
+    Shapes: ``weights (..., n_q, n_k)``, ``values (..., n_k, d_v)`` -> ``(..., n_q, d_v)``.
+    """
+    weights = check_floating("weights", weights)
+    values = check_floating("values", values)
+    _check_weights_values(weights, values)
+    return weights @ values
+
+
+def weighted_values(weights: Tensor, values: Tensor) -> Tensor:
+    """Every value scaled by its weight, before they are summed into the context.
+
+    ``result[..., i, j, :] = weights[..., i, j] * values[..., j, :]``, so
+    ``result.sum(dim=-2)`` is :func:`attention_context`. It holds ``n_q * n_k * d_v``
+    numbers: for showing the computation on small examples, not for real models.
+
+    Shapes: ``weights (..., n_q, n_k)``, ``values (..., n_k, d_v)`` -> ``(..., n_q, n_k, d_v)``.
+    """
+    weights = check_floating("weights", weights)
+    values = check_floating("values", values)
+    _check_weights_values(weights, values)
+    return weights.unsqueeze(-1) * values.unsqueeze(-3)
+
+
+def _check_weights_values(weights: Tensor, values: Tensor) -> None:
+    check_same_dtype(weights=weights, values=values)
+    if weights.shape[-1] != values.shape[-2] or weights.shape[:-2] != values.shape[:-2]:
+        raise ValueError(
+            f"weights (..., n_q, n_k) and values (..., n_k, d_v) must agree on n_k and on "
+            f"the leading dimensions: weights has shape {tuple(weights.shape)}, values has "
+            f"shape {tuple(values.shape)}"
+        )
+
+
+@dataclass(frozen=True)
+class AttentionSteps:
+    """Every intermediate tensor of one attention computation.
+
+    Attributes:
+        queries: ``(..., n_q, d_k)``.
+        keys: ``(..., n_k, d_k)``.
+        values: ``(..., n_k, d_v)``.
+        scores: ``(..., n_q, n_k)``, scaled (and masked, when a mask was given): what
+            the softmax is applied to.
+        weights: ``(..., n_q, n_k)``, the softmax of the scores; each row sums to 1.
+        context: ``(..., n_q, d_v)``, ``weights @ values``.
+    """
+
+    queries: Tensor
+    keys: Tensor
+    values: Tensor
+    scores: Tensor
+    weights: Tensor
+    context: Tensor
+
+    @property
+    def weighted_values(self) -> Tensor:
+        """``(..., n_q, n_k, d_v)``: each value times its weight; summed over ``n_k`` it is
+        the context (see :func:`weighted_values`)."""
+        return weighted_values(self.weights, self.values)
+
+
+def attention_steps(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    *,
+    mask: Tensor | None = None,
+    scale: float | None = None,
+) -> AttentionSteps:
+    """Scaled dot-product attention, keeping every intermediate tensor.
+
+    Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
+    -> :class:`AttentionSteps` whose ``context`` is ``(..., n_q, d_v)``.
+    """
+    scores = attention_scores(queries, keys, scale=scale)  # (..., n_q, n_k)
+    values = check_floating("values", values)
+    check_same_dtype(queries=queries, values=values)
+    if values.shape[:-1] != keys.shape[:-1]:
+        raise ValueError(
+            f"keys (..., n_k, d_k) and values (..., n_k, d_v) must have the same shape but "
+            f"for the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
+            f"{tuple(values.shape)}"
+        )
+    scores = mask_scores(scores, mask)  # (..., n_q, n_k), -inf where blocked
+    weights = attention_weights(scores)  # (..., n_q, n_k)
+    context = weights @ values  # (..., n_q, d_v)
+    return AttentionSteps(queries, keys, values, scores, weights, context)
+
+
+def scaled_dot_product_attention(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    *,
+    mask: Tensor | None = None,
+    scale: float | None = None,
+) -> Tensor:
+    """``softmax(queries @ keys^T * scale + mask) @ values``.
+
+    The same computation and defaults as :func:`torch.nn.functional.scaled_dot_product_attention`
+    (without dropout): ``scale=None`` means ``1 / sqrt(d_k)``; a boolean ``mask`` is ``True``
+    where a query may attend to a key, a floating ``mask`` is added to the scores.
+
+    Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
+    -> ``(..., n_q, d_v)``.
+    """
+    return attention_steps(queries, keys, values, mask=mask, scale=scale).context

@@ -1,0 +1,125 @@
+"""Self-attention with trainable query, key and value weights.
+
+Each input is projected three times: ``queries = inputs @ w_query``,
+``keys = inputs @ w_key``, ``values = inputs @ w_value``; then
+``context = softmax(queries @ keys^T * scale) @ values``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from selfattention._checks import check_floating, check_positive_int, check_scale, check_weight
+from selfattention.attention import AttentionSteps, attention_steps, scaled_dot_product_attention
+
+__all__ = ["SelfAttention", "self_attention", "self_attention_steps"]
+
+
+def self_attention_steps(
+    inputs: Tensor,
+    w_query: Tensor,
+    w_key: Tensor,
+    w_value: Tensor,
+    *,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+) -> AttentionSteps:
+    """Self-attention with given weight matrices, keeping every intermediate tensor.
+
+    ``scale=None`` means ``1 / sqrt(d_k)``, as in torch; ``scale=1.0`` leaves the scores
+    unscaled. A boolean ``mask`` is ``True`` where a query may attend to a key.
+
+    Shapes: ``inputs (..., seq_len, d_in)``, ``w_query (d_in, d_k)``, ``w_key (d_in, d_k)``,
+    ``w_value (d_in, d_v)`` -> :class:`~selfattention.AttentionSteps` with ``queries`` and
+    ``keys (..., seq_len, d_k)``, ``values (..., seq_len, d_v)``, ``scores`` and ``weights
+    (..., seq_len, seq_len)``, ``context (..., seq_len, d_v)``.
+    """
+    inputs = check_floating("inputs", inputs)
+    d_in = inputs.shape[-1]
+    w_query = check_weight("w_query", w_query, d_in=d_in, dtype=inputs.dtype)
+    w_key = check_weight("w_key", w_key, d_in=d_in, dtype=inputs.dtype)
+    w_value = check_weight("w_value", w_value, d_in=d_in, dtype=inputs.dtype)
+    if w_query.shape[1] != w_key.shape[1]:
+        raise ValueError(
+            f"w_query and w_key must project to the same width d_k: w_query has shape "
+            f"{tuple(w_query.shape)}, w_key has shape {tuple(w_key.shape)}"
+        )
+    queries = inputs @ w_query  # (..., seq_len, d_k)
+    keys = inputs @ w_key  # (..., seq_len, d_k)
+    values = inputs @ w_value  # (..., seq_len, d_v)
+    return attention_steps(queries, keys, values, mask=mask, scale=scale)
+
+
+def self_attention(
+    inputs: Tensor,
+    w_query: Tensor,
+    w_key: Tensor,
+    w_value: Tensor,
+    *,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+) -> Tensor:
+    """Context vectors of self-attention with given weight matrices.
+
+    ``softmax((inputs @ w_query) @ (inputs @ w_key)^T * scale) @ (inputs @ w_value)``;
+    ``scale=None`` means ``1 / sqrt(d_k)``; a boolean ``mask`` is ``True`` where a query may
+    attend to a key, a floating one is added to the scores.
+
+    Shapes: ``inputs (..., seq_len, d_in)``, ``w_query (d_in, d_k)``, ``w_key (d_in, d_k)``,
+    ``w_value (d_in, d_v)`` -> ``(..., seq_len, d_v)``.
+
+    >>> import torch
+    >>> eye = torch.eye(2)
+    >>> self_attention(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), eye, eye, eye, scale=1.0)
+    tensor([[0.7311, 0.2689],
+            [0.2689, 0.7311]])
+    """
+    return self_attention_steps(inputs, w_query, w_key, w_value, scale=scale, mask=mask).context
+
+
+class SelfAttention(nn.Module):
+    """Single-head self-attention with trainable projections.
+
+    ``w_query``, ``w_key`` and ``w_value`` are ``nn.Linear(d_in, d_out)`` layers. An
+    ``nn.Linear`` stores its matrix as ``(d_out, d_in)`` and computes ``x @ weight.T``, so
+    without bias this module equals
+    ``self_attention(inputs, w_query.weight.T, w_key.weight.T, w_value.weight.T)``.
+
+    Args:
+        d_in: width of each input vector.
+        d_out: width of the queries, keys, values and outputs.
+        qkv_bias: give the three projections a bias.
+        scale: multiplies the scores; ``None`` means ``1 / sqrt(d_out)``.
+
+    Shapes: ``forward(inputs (..., seq_len, d_in), mask=None) -> (..., seq_len, d_out)``.
+    """
+
+    def __init__(
+        self, d_in: int, d_out: int, *, qkv_bias: bool = False, scale: float | None = None
+    ) -> None:
+        super().__init__()
+        check_positive_int("d_in", d_in)
+        check_positive_int("d_out", d_out)
+        self.d_in = d_in
+        self.d_out = d_out
+        self.scale = check_scale(scale) or 1.0 / math.sqrt(d_out)
+        self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.w_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.w_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        inputs = check_floating("inputs", inputs)
+        if inputs.shape[-1] != self.d_in:
+            raise ValueError(
+                f"inputs must have shape (..., seq_len, d_in={self.d_in}), "
+                f"got shape {tuple(inputs.shape)}"
+            )
+        queries = self.w_query(inputs)  # (..., seq_len, d_out)
+        keys = self.w_key(inputs)  # (..., seq_len, d_out)
+        values = self.w_value(inputs)  # (..., seq_len, d_out)
+        return scaled_dot_product_attention(queries, keys, values, mask=mask, scale=self.scale)
+
+    def extra_repr(self) -> str:
+        return f"d_in={self.d_in}, d_out={self.d_out}, scale={self.scale:.4g}"

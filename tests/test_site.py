@@ -1,0 +1,104 @@
+"""The built site: mkdocs build --strict, self-hosted maths that parses, the notebook page."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["index.html", "simplified/index.html", "trainable/index.html", "notebooks/walkthrough/index.html"]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    site_dir = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{log}"
+    assert "WARNING" not in log.replace("[IPKernelApp] WARNING | Kernel is running over TCP", ""), log
+    return site_dir
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_is_built_with_local_assets_only(site, page):
+    text = (site / page).read_text(encoding="utf-8")
+    sources = re.findall(r'<(?:script|img)\b[^>]*\bsrc="([^"]*)"', text)
+    sources += re.findall(r'<link\b[^>]*\brel="(?:stylesheet|icon|preload|modulepreload)"[^>]*\bhref="([^"]*)"', text)
+    remote = [s for s in sources if re.match(r"(https?:)?//", s)]
+    assert not remote, f"{page} loads assets from another host: {remote}"
+    assert "assets/katex/katex.min.js" in text and "javascripts/katex.js" in text
+    for local in sources:
+        if local and not local.startswith(("data:", "#")):
+            target = (site / page).parent / local.split("?")[0]
+            assert target.exists(), f"{page} refers to a missing file {local}"
+
+
+def test_katex_is_served_by_the_site(site):
+    for name in ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js", "fonts/KaTeX_Main-Regular.woff2"]:
+        assert (site / "assets" / "katex" / name).stat().st_size > 0
+
+
+def maths_of(site: Path) -> list[str]:
+    expressions = []
+    for page in PAGES:
+        text = (site / page).read_text(encoding="utf-8")
+        for raw in re.findall(r'class="arithmatex">(.*?)</(?:span|div)>', text, flags=re.S):
+            body = html.unescape(raw).strip()
+            assert body[:2] in ("\\(", "\\["), body
+            expressions.append(body[2:-2])
+        for cell in re.findall(r'<div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>(.*?)</div>', text, flags=re.S):
+            expressions += [html.unescape(m) for m in re.findall(r"\$([^$]+)\$", cell)]
+    return expressions
+
+
+def test_every_formula_parses_with_katex(site):
+    expressions = maths_of(site)
+    assert len(expressions) > 20
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: cannot run KaTeX outside a browser")
+    script = (
+        "const katex = require(process.argv[1]);"
+        "const errors = [];"
+        "for (const tex of JSON.parse(require('fs').readFileSync(0, 'utf8'))) {"
+        "  try { katex.renderToString(tex, {throwOnError: true}); }"
+        "  catch (e) { errors.push(tex + ' -> ' + e.message); } }"
+        "console.log(JSON.stringify(errors));"
+    )
+    katex_js = str(site / "assets" / "katex" / "katex.min.js")
+    result = subprocess.run(
+        [node, "-e", script, katex_js], input=json.dumps(expressions), capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_notebook_page_shows_executed_outputs_and_offers_the_download(site):
+    page = site / "notebooks" / "walkthrough" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert 'href="walkthrough.ipynb"' in text
+    downloaded = json.loads((page.parent / "walkthrough.ipynb").read_text(encoding="utf-8"))
+    source = json.loads((ROOT / "docs" / "notebooks" / "walkthrough.ipynb").read_text(encoding="utf-8"))
+    assert downloaded["cells"] == source["cells"]
+    # Outputs exist only because the build executed the notebook (the source has none).
+    assert all(not cell.get("outputs") for cell in source["cells"] if cell["cell_type"] == "code")
+    for printed in ["[1.9366, 6.6831, 1.5951]", "[2.0000, 7.0000, 1.5000]", "[0.4421, 0.5931, 0.5790]"]:
+        assert printed in text
+
+
+def test_search_index_covers_the_pages(site):
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert {"", "simplified/", "trainable/"} <= locations
+    assert any("softmax" in doc["text"] for doc in index["docs"])
