@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["index.html", "simplified/index.html", "trainable/index.html", "notebooks/walkthrough/index.html"]
+PAGES = [
+    "index.html", "simplified/index.html", "trainable/index.html", "scaling/index.html",
+    "causal/index.html", "multihead/index.html", "pytorch/index.html", "attention-maps/index.html",
+    "notebooks/walkthrough/index.html",
+]
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +45,7 @@ def test_page_is_built_with_local_assets_only(site, page):
     assert "assets/katex/katex.min.js" in text and "javascripts/katex.js" in text
     for local in sources:
         if local and not local.startswith(("data:", "#")):
-            target = (site / page).parent / local.split("?")[0]
+            target = (site / page).parent / re.split(r"[?#]", local)[0]
             assert target.exists(), f"{page} refers to a missing file {local}"
 
 

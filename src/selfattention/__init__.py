@@ -8,6 +8,7 @@ fine) and follows the conventions of :func:`torch.nn.functional.scaled_dot_produ
 from selfattention.attention import (
     AttentionSteps,
     attention_context,
+    attention_dropout,
     attention_scores,
     attention_steps,
     attention_weights,
@@ -15,6 +16,12 @@ from selfattention.attention import (
     scaled_dot_product_attention,
     weighted_values,
 )
+from selfattention.causal import CausalSelfAttention
+from selfattention.interop import from_torch_multihead, to_torch_attn_mask, to_torch_multihead
+from selfattention.masks import causal_mask
+from selfattention.multihead import MultiHeadAttention, MultiHeadSteps
+from selfattention.plotting import plot_attention
+from selfattention.scaling import SoftmaxSaturation, softmax_saturation
 from selfattention.simplified import simplified_self_attention
 from selfattention.trainable import SelfAttention, self_attention, self_attention_steps
 
@@ -22,15 +29,26 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttentionSteps",
+    "CausalSelfAttention",
+    "MultiHeadAttention",
+    "MultiHeadSteps",
     "SelfAttention",
+    "SoftmaxSaturation",
     "attention_context",
+    "attention_dropout",
     "attention_scores",
     "attention_steps",
     "attention_weights",
+    "causal_mask",
+    "from_torch_multihead",
     "mask_scores",
+    "plot_attention",
     "scaled_dot_product_attention",
     "self_attention",
     "self_attention_steps",
     "simplified_self_attention",
+    "softmax_saturation",
+    "to_torch_attn_mask",
+    "to_torch_multihead",
     "weighted_values",
 ]

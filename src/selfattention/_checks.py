@@ -88,11 +88,11 @@ def check_mask(mask: object, scores_shape: torch.Size) -> Tensor | None:
     return tensor
 
 
-def check_dropout(dropout: object) -> float:
+def check_dropout(dropout: object, *, name: str = "dropout") -> float:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise TypeError(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
+        raise TypeError(f"{name} must be a float in [0, 1), got {type(dropout).__name__}")
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise ValueError(f"{name} must be in [0, 1), got {dropout}")
     return float(dropout)
 
 

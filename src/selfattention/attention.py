@@ -15,10 +15,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from selfattention._checks import check_floating, check_mask, check_same_dtype, check_scale
+from selfattention._checks import (
+    check_dropout,
+    check_floating,
+    check_mask,
+    check_same_dtype,
+    check_scale,
+)
+from selfattention.masks import causal_mask
 
 __all__ = [
     "AttentionSteps",
+    "attention_dropout",
     "attention_context",
     "attention_scores",
     "attention_steps",
@@ -174,8 +182,11 @@ def attention_steps(
     *,
     mask: Tensor | None = None,
     scale: float | None = None,
+    is_causal: bool = False,
 ) -> AttentionSteps:
     """Scaled dot-product attention, keeping every intermediate tensor.
+
+    ``mask`` and ``is_causal`` mean what they mean in :func:`scaled_dot_product_attention`.
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
     -> :class:`AttentionSteps` whose ``context`` is ``(..., n_q, d_v)``.
@@ -189,10 +200,43 @@ def attention_steps(
             f"for the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
             f"{tuple(values.shape)}"
         )
+    if is_causal:
+        mask = _causal(mask, scores)
     scores = mask_scores(scores, mask)  # (..., n_q, n_k), -inf where blocked
     weights = attention_weights(scores)  # (..., n_q, n_k)
     context = weights @ values  # (..., n_q, d_v)
     return AttentionSteps(queries, keys, values, scores, weights, context)
+
+
+def _causal(mask: Tensor | None, scores: Tensor) -> Tensor:
+    if mask is not None:
+        raise ValueError("pass either mask or is_causal=True, not both (as in torch)")
+    n_q, n_k = scores.shape[-2], scores.shape[-1]
+    if n_q != n_k:
+        raise ValueError(
+            f"is_causal=True needs as many queries as keys, got {n_q} queries and {n_k} keys: "
+            f"with different lengths it is ambiguous which key a query is aligned with; "
+            f"pass an explicit boolean mask instead"
+        )
+    return causal_mask(n_q, device=scores.device)
+
+
+def attention_dropout(
+    weights: Tensor, p: float, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """Inverted dropout on attention weights: zero each with probability ``p``, scale the rest
+    by ``1 / (1 - p)`` so that the expected weights are unchanged.
+
+    Dropout is random: pass a seeded ``generator`` (or seed torch) for reproducible numbers.
+    ``p=0`` returns the weights unchanged.
+
+    Shapes: ``weights (..., n_q, n_k)`` -> ``(..., n_q, n_k)``.
+    """
+    p = check_dropout(p, name="dropout_p")
+    if p == 0.0:
+        return weights
+    keep = torch.rand(weights.shape, generator=generator, device=weights.device) >= p
+    return weights * keep / (1.0 - p)
 
 
 def scaled_dot_product_attention(
@@ -202,14 +246,23 @@ def scaled_dot_product_attention(
     *,
     mask: Tensor | None = None,
     scale: float | None = None,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
-    """``softmax(queries @ keys^T * scale + mask) @ values``.
+    """``dropout(softmax(queries @ keys^T * scale + mask)) @ values``.
 
-    The same computation and defaults as :func:`torch.nn.functional.scaled_dot_product_attention`
-    (without dropout): ``scale=None`` means ``1 / sqrt(d_k)``; a boolean ``mask`` is ``True``
-    where a query may attend to a key, a floating ``mask`` is added to the scores.
+    The same computation and defaults as :func:`torch.nn.functional.scaled_dot_product_attention`:
+    ``scale=None`` means ``1 / sqrt(d_k)``; a boolean ``mask`` is ``True`` where a query may
+    attend to a key, a floating ``mask`` is added to the scores; ``is_causal=True`` applies
+    :func:`~selfattention.causal_mask` (and needs as many queries as keys); ``dropout_p`` drops
+    attention weights, drawing from ``generator`` when one is given.
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
     -> ``(..., n_q, d_v)``.
     """
-    return attention_steps(queries, keys, values, mask=mask, scale=scale).context
+    steps = attention_steps(queries, keys, values, mask=mask, scale=scale, is_causal=is_causal)
+    if dropout_p == 0.0:
+        return steps.context
+    weights = attention_dropout(steps.weights, dropout_p, generator=generator)
+    return weights @ steps.values

@@ -109,16 +109,21 @@ class SelfAttention(nn.Module):
         self.w_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_value = nn.Linear(d_in, d_out, bias=qkv_bias)
 
-    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+    def project(self, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values of the inputs.
+
+        Shapes: ``(..., seq_len, d_in)`` -> three ``(..., seq_len, d_out)`` tensors.
+        """
         inputs = check_floating("inputs", inputs)
         if inputs.shape[-1] != self.d_in:
             raise ValueError(
                 f"inputs must have shape (..., seq_len, d_in={self.d_in}), "
                 f"got shape {tuple(inputs.shape)}"
             )
-        queries = self.w_query(inputs)  # (..., seq_len, d_out)
-        keys = self.w_key(inputs)  # (..., seq_len, d_out)
-        values = self.w_value(inputs)  # (..., seq_len, d_out)
+        return self.w_query(inputs), self.w_key(inputs), self.w_value(inputs)
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        queries, keys, values = self.project(inputs)  # each (..., seq_len, d_out)
         return scaled_dot_product_attention(queries, keys, values, mask=mask, scale=self.scale)
 
     def extra_repr(self) -> str:

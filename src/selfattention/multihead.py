@@ -1,0 +1,160 @@
+"""Multi-head attention: several attention heads side by side, in one batched product.
+
+The queries, keys and values of width ``d_out`` are split into ``num_heads`` slices of width
+``head_dim = d_out // num_heads``; each head attends with its own slice, and the heads'
+outputs are concatenated and mixed by an output projection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from selfattention._checks import check_dropout, check_floating, check_mask, check_positive_int
+from selfattention.attention import attention_steps, scaled_dot_product_attention
+from selfattention.masks import causal_mask
+
+__all__ = ["MultiHeadAttention", "MultiHeadSteps"]
+
+
+@dataclass(frozen=True)
+class MultiHeadSteps:
+    """Every intermediate tensor of one :class:`MultiHeadAttention` forward pass (no dropout).
+
+    Attributes:
+        queries: ``(..., num_heads, seq_len, head_dim)``, one slice per head.
+        keys: ``(..., num_heads, seq_len, head_dim)``.
+        values: ``(..., num_heads, seq_len, head_dim)``.
+        scores: ``(..., num_heads, seq_len, seq_len)``, scaled and masked.
+        weights: ``(..., num_heads, seq_len, seq_len)``; each row sums to 1.
+        context: ``(..., num_heads, seq_len, head_dim)``, each head's output.
+        concatenated: ``(..., seq_len, d_out)``, the heads side by side.
+        output: ``(..., seq_len, d_out)``, after the output projection.
+    """
+
+    queries: Tensor
+    keys: Tensor
+    values: Tensor
+    scores: Tensor
+    weights: Tensor
+    context: Tensor
+    concatenated: Tensor
+    output: Tensor
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head self-attention.
+
+    Args:
+        d_in: width of each input vector.
+        d_out: width of the output, split evenly across the heads.
+        num_heads: number of heads; must divide ``d_out``.
+        dropout: probability of zeroing each attention weight while training; nothing is
+            dropped in evaluation mode (``module.eval()``).
+        causal: let each token attend only to itself and earlier tokens.
+        qkv_bias: give the query, key and value projections a bias (the output projection
+            always has one, as in ``nn.MultiheadAttention``).
+
+    The scores of each head are scaled by ``1 / sqrt(head_dim)``, the width of one head (not
+    of ``d_out``). ``forward(inputs, mask=None)`` takes an optional boolean ``mask``
+    (``True`` = may attend) of shape ``(seq_len, seq_len)``, or with batch dimensions
+    ``(..., 1 or num_heads, seq_len, seq_len)``; with ``causal=True`` it is combined with
+    the causal mask.
+
+    Shapes: ``forward(inputs (..., seq_len, d_in)) -> (..., seq_len, d_out)``.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        num_heads: int,
+        *,
+        dropout: float = 0.0,
+        causal: bool = False,
+        qkv_bias: bool = False,
+    ) -> None:
+        super().__init__()
+        check_positive_int("d_in", d_in)
+        check_positive_int("d_out", d_out)
+        check_positive_int("num_heads", num_heads)
+        if d_out % num_heads != 0:
+            raise ValueError(
+                f"num_heads={num_heads} must divide d_out={d_out}: each head gets "
+                f"d_out // num_heads dimensions (try num_heads in "
+                f"{[h for h in range(1, d_out + 1) if d_out % h == 0]})"
+            )
+        self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
+        self.head_dim = d_out // num_heads
+        self.dropout = check_dropout(dropout)
+        self.causal = bool(causal)
+        self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.w_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.w_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.out_proj = nn.Linear(d_out, d_out)
+
+    def split_heads(self, projected: Tensor) -> Tensor:
+        """``(..., seq_len, d_out) -> (..., num_heads, seq_len, head_dim)``."""
+        *batch, seq_len, _ = projected.shape
+        return projected.view(*batch, seq_len, self.num_heads, self.head_dim).transpose(-3, -2)
+
+    def merge_heads(self, context: Tensor) -> Tensor:
+        """``(..., num_heads, seq_len, head_dim) -> (..., seq_len, d_out)``: heads side by side."""
+        *batch, _, seq_len, _ = context.shape
+        return context.transpose(-3, -2).reshape(*batch, seq_len, self.d_out)
+
+    def _heads_and_mask(
+        self, inputs: Tensor, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        inputs = check_floating("inputs", inputs)
+        if inputs.shape[-1] != self.d_in:
+            raise ValueError(
+                f"inputs must have shape (..., seq_len, d_in={self.d_in}), "
+                f"got shape {tuple(inputs.shape)}"
+            )
+        *batch, seq_len, _ = inputs.shape
+        scores_shape = torch.Size((*batch, self.num_heads, seq_len, seq_len))
+        if mask is not None:
+            mask = check_mask(mask, scores_shape)
+            if mask.dim() > 2 and mask.dim() != len(scores_shape):
+                raise ValueError(
+                    f"a mask with batch dimensions must have a head dimension too: expected "
+                    f"shape (..., 1 or {self.num_heads}, {seq_len}, {seq_len}) for inputs of "
+                    f"shape {tuple(inputs.shape)}, got {tuple(mask.shape)}"
+                )
+        if self.causal:
+            allowed = causal_mask(seq_len, device=inputs.device)
+            if mask is not None and mask.dtype != torch.bool:
+                raise TypeError(f"with causal=True the mask must be boolean, got {mask.dtype}")
+            mask = allowed if mask is None else allowed & mask
+        queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
+        keys = self.split_heads(self.w_key(inputs))  # (..., num_heads, seq_len, head_dim)
+        values = self.split_heads(self.w_value(inputs))  # (..., num_heads, seq_len, head_dim)
+        return queries, keys, values, mask
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        queries, keys, values, mask = self._heads_and_mask(inputs, mask)
+        context = scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
+            queries, keys, values, mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out_proj(self.merge_heads(context))  # (..., seq_len, d_out)
+
+    def steps(self, inputs: Tensor, mask: Tensor | None = None) -> MultiHeadSteps:
+        """The forward pass without dropout, keeping every intermediate tensor."""
+        queries, keys, values, mask = self._heads_and_mask(inputs, mask)
+        steps = attention_steps(queries, keys, values, mask=mask)
+        concatenated = self.merge_heads(steps.context)
+        return MultiHeadSteps(
+            queries, keys, values, steps.scores, steps.weights, steps.context,
+            concatenated, self.out_proj(concatenated),
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"d_in={self.d_in}, d_out={self.d_out}, num_heads={self.num_heads}, "
+            f"head_dim={self.head_dim}, dropout={self.dropout}, causal={self.causal}, "
+            f"scale=1/sqrt({self.head_dim})={1 / math.sqrt(self.head_dim):.4g}"
+        )

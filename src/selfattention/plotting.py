@@ -1,0 +1,89 @@
+"""Attention maps: heatmaps of attention weights with the tokens on both axes.
+
+Needs matplotlib (``pip install selfattention[plot]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from torch import Tensor
+
+from selfattention._checks import check_floating
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_attention"]
+
+# Text and line colours that read well on Material's light and dark ("slate") backgrounds.
+_THEMES = {
+    "light": {"text": "#1f2328", "muted": "#59636e"},
+    "dark": {"text": "#e6edf3", "muted": "#9198a1"},
+}
+
+
+def plot_attention(
+    weights: Tensor,
+    tokens: Sequence[str],
+    *,
+    query_tokens: Sequence[str] | None = None,
+    title: str | None = None,
+    theme: str = "light",
+    annotate: bool = True,
+) -> Figure:
+    """Draw attention weights as a labelled heatmap.
+
+    Row ``i`` is query ``i`` (the token that attends), column ``j`` is key ``j`` (the token
+    attended to); each cell shows the weight. The background is transparent; ``theme`` picks
+    text colours for a light or a dark page.
+
+    Shapes: ``weights (n_q, n_k)``, ``tokens`` of length ``n_k`` (and ``query_tokens`` of
+    length ``n_q``, default ``tokens``) -> a matplotlib ``Figure``.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("plot_attention needs matplotlib: pip install 'selfattention[plot]'") from error
+
+    weights = check_floating("weights", weights)
+    if weights.dim() != 2:
+        raise ValueError(f"weights must have shape (n_q, n_k), got shape {tuple(weights.shape)}")
+    query_tokens = tokens if query_tokens is None else query_tokens
+    n_q, n_k = weights.shape
+    if len(tokens) != n_k or len(query_tokens) != n_q:
+        raise ValueError(
+            f"weights of shape {(n_q, n_k)} need {n_k} key tokens and {n_q} query tokens, "
+            f"got {len(tokens)} and {len(query_tokens)}"
+        )
+    if theme not in _THEMES:
+        raise ValueError(f"theme must be one of {sorted(_THEMES)}, got {theme!r}")
+    colours = _THEMES[theme]
+
+    values = weights.detach().float().cpu().numpy()
+    figure = Figure(figsize=(1.0 + 0.62 * n_k, 0.8 + 0.55 * n_q), layout="constrained")
+    figure.patch.set_alpha(0.0)
+    axes = figure.add_subplot()
+    axes.set_facecolor("none")
+    image = axes.imshow(values, cmap="viridis", vmin=0.0, vmax=max(float(values.max()), 1e-9))
+    axes.set_xticks(range(n_k), labels=list(tokens), rotation=45, ha="right", rotation_mode="anchor")
+    axes.set_yticks(range(n_q), labels=list(query_tokens))
+    axes.set_xlabel("key (attended to)", color=colours["muted"])
+    axes.set_ylabel("query (attending)", color=colours["muted"])
+    axes.tick_params(colors=colours["text"], length=0)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    if title:
+        axes.set_title(title, color=colours["text"])
+    if annotate:
+        for i in range(n_q):
+            for j in range(n_k):
+                # Dark text on the bright (yellow-green) end of viridis, light text elsewhere.
+                bright = values[i, j] > 0.6 * image.norm.vmax
+                axes.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                          color="#1f2328" if bright else "#ffffff")  # fmt: skip
+    colorbar = figure.colorbar(image, ax=axes, shrink=0.85)
+    colorbar.ax.tick_params(colors=colours["text"])
+    colorbar.outline.set_visible(False)
+    return figure
