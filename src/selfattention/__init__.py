@@ -16,6 +16,7 @@ from selfattention.attention import (
     scaled_dot_product_attention,
     weighted_values,
 )
+from selfattention.blockwise import OnlineSoftmaxState, blockwise_attention, blockwise_attention_steps
 from selfattention.causal import CausalSelfAttention
 from selfattention.interop import from_torch_multihead, to_torch_attn_mask, to_torch_multihead
 from selfattention.masks import causal_mask
@@ -32,6 +33,7 @@ __all__ = [
     "CausalSelfAttention",
     "MultiHeadAttention",
     "MultiHeadSteps",
+    "OnlineSoftmaxState",
     "SelfAttention",
     "SoftmaxSaturation",
     "attention_context",
@@ -39,6 +41,8 @@ __all__ = [
     "attention_scores",
     "attention_steps",
     "attention_weights",
+    "blockwise_attention",
+    "blockwise_attention_steps",
     "causal_mask",
     "from_torch_multihead",
     "mask_scores",

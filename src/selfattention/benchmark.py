@@ -1,0 +1,334 @@
+"""Benchmark: naive vs. blockwise attention vs. PyTorch's fused scaled_dot_product_attention.
+
+Run ``python -m selfattention.benchmark --help``. For each sequence length and form it reports
+the median time over repeated runs after warm-up, the peak memory, the FLOP count and the
+achieved FLOP/s, and writes ``NAME.json``, ``NAME.csv`` and ``NAME.svg`` (a plot).
+
+Peak memory: on the CPU each case runs in a fresh subprocess and reports the process's real
+peak resident memory (``ru_maxrss``), since Python-level tracing does not see torch's
+allocations; the memory the inputs already occupy is reported beside it. On CUDA it is
+``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from selfattention.attention import scaled_dot_product_attention
+from selfattention.blockwise import blockwise_attention
+
+__all__ = ["Case", "Results", "attention_flops", "format_table", "load_results", "plot_results", "run"]
+
+FORMS = ("naive", "blockwise", "sdpa")
+DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
+
+
+def attention_flops(seq_len: int, head_dim: int, *, batch: int = 1, heads: int = 1, causal: bool = False) -> int:
+    """Forward FLOPs of attention: two matrix products of ``2 * n^2 * d`` each, per head.
+
+    ``4 * n^2 * d`` per batch element and head; with the causal mask only the ``n (n + 1) / 2``
+    scores on and below the diagonal are needed, about half.
+    """
+    pairs = seq_len * (seq_len + 1) // 2 if causal else seq_len * seq_len
+    return 4 * pairs * head_dim * batch * heads
+
+
+@dataclass
+class Case:
+    """One measurement: one form at one sequence length."""
+
+    form: str
+    seq_len: int
+    median_s: float | None = None
+    times_s: list[float] = field(default_factory=list)
+    peak_memory_bytes: int | None = None
+    inputs_memory_bytes: int | None = None
+    flops: int = 0
+    error: str | None = None
+
+    @property
+    def gflops_per_s(self) -> float | None:
+        return None if not self.median_s else self.flops / self.median_s / 1e9
+
+
+@dataclass
+class Results:
+    """A benchmark run: what was measured, on what, with which command."""
+
+    date: str
+    command: str
+    machine: dict[str, Any]
+    versions: dict[str, str]
+    config: dict[str, Any]
+    cases: list[Case]
+
+    def case(self, form: str, seq_len: int) -> Case:
+        return next(c for c in self.cases if c.form == form and c.seq_len == seq_len)
+
+
+def _forms(block_size: int, causal: bool) -> dict[str, Callable[..., torch.Tensor]]:
+    return {
+        "naive": lambda q, k, v: scaled_dot_product_attention(q, k, v, is_causal=causal),
+        "blockwise": lambda q, k, v: blockwise_attention(q, k, v, block_size=block_size, causal=causal),
+        "sdpa": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal),
+    }
+
+
+def _measure(form: str, seq_len: int, config: dict[str, Any]) -> Case:
+    """Time one form in this process (CPU: called in a fresh subprocess)."""
+    device = torch.device(config["device"])
+    dtype = getattr(torch, config["dtype"])
+    generator = torch.Generator(device=device).manual_seed(0)
+    shape = (config["batch"], config["heads"], seq_len, config["head_dim"])
+    queries, keys, values = (torch.randn(shape, generator=generator, device=device, dtype=dtype) for _ in range(3))
+    attention = _forms(config["block_size"], config["causal"])[form]
+    flops = attention_flops(
+        seq_len, config["head_dim"], batch=config["batch"], heads=config["heads"], causal=config["causal"]
+    )
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)
+        inputs_memory = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        inputs_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    times = []
+    with torch.inference_mode():
+        for i in range(config["warmup"] + config["repeats"]):
+            if cuda:
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            attention(queries, keys, values)
+            if cuda:
+                torch.cuda.synchronize(device)
+            if i >= config["warmup"]:
+                times.append(time.perf_counter() - start)
+    if cuda:
+        peak = torch.cuda.max_memory_allocated(device)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return Case(form, seq_len, statistics.median(times), times, peak, inputs_memory, flops)
+
+
+def _measure_in_subprocess(form: str, seq_len: int, config: dict[str, Any], timeout: float) -> Case:
+    command = [sys.executable, "-m", "selfattention.benchmark", "--worker", form, str(seq_len), json.dumps(config)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Case(form, seq_len, error=f"timed out after {timeout:.0f} s")
+    if done.returncode != 0:
+        reason = "killed (out of memory?)" if done.returncode < 0 else done.stderr.strip().splitlines()[-1:]
+        return Case(form, seq_len, error=f"exit {done.returncode}: {reason}")
+    return Case(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _machine(device: str) -> dict[str, Any]:
+    machine: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                machine["processor"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                machine["memory_gib"] = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:
+        machine["processor"] = platform.processor()
+    if device.startswith("cuda"):
+        properties = torch.cuda.get_device_properties(torch.device(device))
+        machine["gpu"] = properties.name
+        machine["gpu_memory_gib"] = round(properties.total_memory / 2**30, 1)
+        machine["cuda"] = torch.version.cuda
+    return machine
+
+
+def run(
+    *,
+    lengths: Sequence[int] = DEFAULT_LENGTHS,
+    forms: Sequence[str] = FORMS,
+    device: str = "cpu",
+    batch: int = 1,
+    heads: int = 4,
+    head_dim: int = 64,
+    block_size: int = 256,
+    causal: bool = False,
+    dtype: str = "float32",
+    repeats: int = 5,
+    warmup: int = 1,
+    timeout: float = 600.0,
+    command: str = "",
+    log: Callable[[str], None] = lambda line: None,
+) -> Results:
+    """Measure every form at every length. On the CPU each case runs in its own subprocess."""
+    config = {
+        "device": device, "batch": batch, "heads": heads, "head_dim": head_dim,
+        "block_size": block_size, "causal": causal, "dtype": dtype,
+        "repeats": repeats, "warmup": warmup,
+    }  # fmt: skip
+    cases = []
+    for seq_len in lengths:
+        for form in forms:
+            if device == "cpu":
+                case = _measure_in_subprocess(form, seq_len, config, timeout)
+            else:
+                try:
+                    case = _measure(form, seq_len, config)
+                except torch.OutOfMemoryError:
+                    case = Case(form, seq_len, error="out of memory")
+                torch.cuda.empty_cache()
+            cases.append(case)
+            log(_row(case))
+    return Results(
+        date=dt.date.today().isoformat(),
+        command=command,
+        machine=_machine(device),
+        versions={"python": platform.python_version(), "torch": torch.__version__},
+        config=config,
+        cases=cases,
+    )
+
+
+def _row(case: Case) -> str:
+    if case.error:
+        return f"{case.seq_len:>6} {case.form:<10} {case.error}"
+    return (
+        f"{case.seq_len:>6} {case.form:<10} {case.median_s * 1e3:>10.1f} ms "
+        f"{case.gflops_per_s:>7.1f} GFLOP/s {case.peak_memory_bytes / 2**20:>9.0f} MiB"
+    )
+
+
+def format_table(results: Results) -> str:
+    """The results as a fixed-width text table, one row per length and form."""
+    header = f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}"
+    return "\n".join([header, *(_row(case) for case in results.cases)])
+
+
+def save(results: Results, out: Path, name: str) -> list[Path]:
+    """Write ``name.json``, ``name.csv`` and ``name.svg`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = asdict(results)
+    paths = [out / f"{name}.json", out / f"{name}.csv", out / f"{name}.svg"]
+    paths[0].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    with paths[1].open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["form", "seq_len", "median_s", "gflops_per_s", "peak_memory_bytes", "inputs_memory_bytes", "flops", "error"])
+        for case in results.cases:
+            writer.writerow([case.form, case.seq_len, case.median_s, case.gflops_per_s,
+                             case.peak_memory_bytes, case.inputs_memory_bytes, case.flops, case.error])  # fmt: skip
+    figure = plot_results(results)
+    figure.savefig(paths[2], format="svg", metadata={"Date": None})
+    return paths
+
+
+def load_results(path: str | os.PathLike[str]) -> Results:
+    """Read a ``.json`` file written by this benchmark."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data["cases"] = [Case(**case) for case in data["cases"]]
+    return Results(**data)
+
+
+def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Figure
+    """Time and peak memory against sequence length, one line per form (log-log)."""
+    from matplotlib.figure import Figure
+
+    text = {"light": "#1f2328", "dark": "#e6edf3"}[theme]
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    figure.patch.set_alpha(0.0)
+    time_axes, memory_axes = figure.subplots(1, 2)
+    for form, colour, marker in zip(FORMS, ("#d1495b", "#2e86ab", "#8cb369"), "osD"):
+        cases = [c for c in results.cases if c.form == form and not c.error]
+        if not cases:
+            continue
+        lengths = [c.seq_len for c in cases]
+        time_axes.plot(lengths, [c.median_s * 1e3 for c in cases], marker=marker, color=colour, label=form)
+        memory_axes.plot(lengths, [c.peak_memory_bytes / 2**20 for c in cases], marker=marker, color=colour, label=form)
+    config = results.config
+    for axes, label in ((time_axes, "median time (ms)"), (memory_axes, "peak memory (MiB)")):
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xlabel("sequence length n", color=text)
+        axes.set_ylabel(label, color=text)
+        axes.set_facecolor("none")
+        axes.tick_params(colors=text, which="both")
+        axes.grid(True, which="major", alpha=0.3)
+        for spine in axes.spines.values():
+            spine.set_color(text)
+    legend = time_axes.legend(frameon=False)
+    for entry in legend.get_texts():
+        entry.set_color(text)
+    figure.suptitle(
+        f"{results.machine.get('gpu') or results.machine.get('processor', results.machine['device'])}: "
+        f"batch {config['batch']}, {config['heads']} heads, head size {config['head_dim']}, {config['dtype']}",
+        color=text, fontsize=10,
+    )  # fmt: skip
+    return figure
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m selfattention.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=list(DEFAULT_LENGTHS))
+    parser.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--head-dim", type=int, default=64)
+    parser.add_argument("--block-size", type=int, default=256)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64", "bfloat16", "float16"])
+    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per CPU case")
+    parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
+    parser.add_argument("--name", help="file name stem (default: DEVICE-DATE)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes and one repeat: checks that it runs")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:  # one CPU case, in its own process; prints one JSON line
+        form, seq_len, config = args.worker
+        print(json.dumps(asdict(_measure(form, int(seq_len), json.loads(config)))))
+        return 0
+    if args.smoke:
+        args.lengths = [n for n in args.lengths if n <= 128] or [64, 128]
+        args.repeats, args.warmup, args.heads, args.head_dim = 2, 1, 2, 16
+        args.block_size = min(args.block_size, 32)
+    command = "python -m selfattention.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}", flush=True)
+    results = run(
+        lengths=args.lengths, forms=args.forms, device=args.device, batch=args.batch, heads=args.heads,
+        head_dim=args.head_dim, block_size=args.block_size, causal=args.causal, dtype=args.dtype,
+        repeats=args.repeats, warmup=args.warmup, timeout=args.timeout, command=command.strip(),
+        log=lambda line: print(line, flush=True),
+    )  # fmt: skip
+    name = args.name or f"{args.device.split(':')[0]}-{results.date}"
+    for path in save(results, args.out, name):
+        print(f"wrote {path}")
+    return 1 if any(case.error for case in results.cases) and args.smoke else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""Blockwise attention with an online softmax: O(n) memory instead of O(n^2).
+
+The naive formula materialises the ``(n_q, n_k)`` matrix of scores. Here the keys and values
+are visited one block at a time, and the softmax is computed *online*: a running maximum
+``m``, a running sum ``l`` of ``exp(score - m)`` and a running, unnormalised output are
+rescaled whenever a larger score turns up. Queries are processed in blocks too, so at most a
+``(block_size, block_size)`` tile of scores exists at any time (the structure of
+FlashAttention, written in plain PyTorch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from selfattention._checks import check_floating, check_positive_int, check_same_dtype, check_scale
+
+__all__ = ["OnlineSoftmaxState", "blockwise_attention", "blockwise_attention_steps"]
+
+
+@dataclass(frozen=True)
+class OnlineSoftmaxState:
+    """The running state of the online softmax after some blocks of keys.
+
+    Attributes:
+        maximum: ``m``, ``(..., n_q, 1)``: the largest score seen so far for each query.
+        total: ``l``, ``(..., n_q, 1)``: the sum of ``exp(score - m)`` over the keys seen.
+        accumulator: ``(..., n_q, d_v)``: the sum of ``exp(score - m) * value`` over them.
+    """
+
+    maximum: Tensor
+    total: Tensor
+    accumulator: Tensor
+
+    @property
+    def output(self) -> Tensor:
+        """``accumulator / total``: attention over the keys seen so far, ``(..., n_q, d_v)``."""
+        return self.accumulator / self.total
+
+    @classmethod
+    def empty(cls, queries: Tensor, d_v: int) -> OnlineSoftmaxState:
+        shape = (*queries.shape[:-1], 1)
+        return cls(
+            maximum=torch.full(shape, float("-inf"), dtype=queries.dtype, device=queries.device),
+            total=torch.zeros(shape, dtype=queries.dtype, device=queries.device),
+            accumulator=torch.zeros((*queries.shape[:-1], d_v), dtype=queries.dtype, device=queries.device),
+        )
+
+    def update(self, scores: Tensor, values: Tensor) -> OnlineSoftmaxState:
+        """Fold in one block: ``scores (..., n_q, block)``, ``values (..., block, d_v)``."""
+        maximum = torch.maximum(self.maximum, scores.amax(dim=-1, keepdim=True))  # m_new
+        # A row with no finite score yet keeps m = -inf; shift by 0 there to avoid -inf - -inf.
+        shift = torch.where(torch.isneginf(maximum), 0.0, maximum)
+        rescale = torch.exp(self.maximum - shift)  # exp(m_old - m_new) <= 1
+        exponentials = torch.exp(scores - shift)  # (..., n_q, block)
+        return OnlineSoftmaxState(
+            maximum=maximum,
+            total=self.total * rescale + exponentials.sum(dim=-1, keepdim=True),
+            accumulator=self.accumulator * rescale + exponentials @ values,
+        )
+
+
+def _check(queries: Tensor, keys: Tensor, values: Tensor, block_size: int, causal: bool) -> None:
+    check_floating("queries", queries)
+    check_floating("keys", keys)
+    check_floating("values", values)
+    check_same_dtype(queries=queries, keys=keys, values=values)
+    check_positive_int("block_size", block_size)
+    if queries.shape[-1] != keys.shape[-1] or queries.shape[:-2] != keys.shape[:-2]:
+        raise ValueError(
+            f"queries (..., n_q, d_k) and keys (..., n_k, d_k) must agree on d_k and on the "
+            f"leading dimensions: queries has shape {tuple(queries.shape)}, keys has shape "
+            f"{tuple(keys.shape)}"
+        )
+    if keys.shape[:-1] != values.shape[:-1]:
+        raise ValueError(
+            f"keys (..., n_k, d_k) and values (..., n_k, d_v) must have the same shape but for "
+            f"the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
+            f"{tuple(values.shape)}"
+        )
+    if causal and queries.shape[-2] != keys.shape[-2]:
+        raise ValueError(
+            f"causal=True needs as many queries as keys, got {queries.shape[-2]} queries and "
+            f"{keys.shape[-2]} keys: with different lengths it is ambiguous which key a query "
+            f"is aligned with"
+        )
+
+
+def blockwise_attention_steps(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    *,
+    block_size: int,
+    scale: float | None = None,
+) -> list[OnlineSoftmaxState]:
+    """The online-softmax state after each block of keys, all queries at once (no causal mask).
+
+    For showing the algorithm on small examples: the last state's ``output`` is the attention.
+
+    Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
+    -> one :class:`OnlineSoftmaxState` per block of ``block_size`` keys.
+    """
+    _check(queries, keys, values, block_size, causal=False)
+    scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])
+    state = OnlineSoftmaxState.empty(queries, values.shape[-1])
+    states = []
+    for start in range(0, keys.shape[-2], block_size):
+        block = slice(start, start + block_size)
+        scores = queries @ keys[..., block, :].transpose(-2, -1) * scale  # (..., n_q, block)
+        state = state.update(scores, values[..., block, :])
+        states.append(state)
+    return states
+
+
+def blockwise_attention(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    *,
+    block_size: int = 256,
+    causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """Scaled dot-product attention that never holds more than a block-by-block tile of scores.
+
+    Equal to ``softmax(queries @ keys^T * scale) @ values`` (with the causal mask when
+    ``causal=True``) up to rounding. ``scale=None`` means ``1 / sqrt(d_k)``. With ``causal``,
+    key blocks entirely after a query block are skipped, which halves the work.
+
+    Memory: ``O(n * d + block_size^2)`` per batch element and head, against ``O(n^2)`` for
+    the naive form.
+
+    Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
+    -> ``(..., n_q, d_v)``.
+    """
+    _check(queries, keys, values, block_size, causal)
+    scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])
+    n_q, n_k = queries.shape[-2], keys.shape[-2]
+    outputs = []
+    for q_start in range(0, n_q, block_size):
+        query_block = queries[..., q_start : q_start + block_size, :]  # (..., bq, d_k)
+        q_end = q_start + query_block.shape[-2]
+        state = OnlineSoftmaxState.empty(query_block, values.shape[-1])
+        for k_start in range(0, q_end if causal else n_k, block_size):
+            key_block = keys[..., k_start : k_start + block_size, :]  # (..., bk, d_k)
+            scores = query_block @ key_block.transpose(-2, -1) * scale  # (..., bq, bk)
+            k_end = k_start + key_block.shape[-2]
+            if causal and k_end > q_start + 1:  # the block reaches past some query: mask it
+                query_index = torch.arange(q_start, q_end, device=scores.device)[:, None]
+                key_index = torch.arange(k_start, k_end, device=scores.device)[None, :]
+                scores = scores.masked_fill(key_index > query_index, float("-inf"))
+            state = state.update(scores, values[..., k_start:k_end, :])
+        outputs.append(state.output)  # (..., bq, d_v)
+    if not outputs:  # no queries
+        return queries.new_zeros((*queries.shape[:-1], values.shape[-1]))
+    return torch.cat(outputs, dim=-2)

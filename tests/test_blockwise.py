@@ -1,0 +1,108 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from selfattention import (
+    OnlineSoftmaxState,
+    blockwise_attention,
+    blockwise_attention_steps,
+    scaled_dot_product_attention,
+)
+from tests.seeds import QKV_EXACT_OUTPUTS, QKV_KEYS, QKV_QUERIES, QKV_VALUES
+
+TOLERANCES = {torch.float32: 1e-5, torch.float64: 1e-12}
+BLOCK_SIZES = [1, 2, 3, 7, 16, 32, 37, 38, 64, 200]  # 37 = n: also sizes not dividing n, and > n
+
+
+def random_qkv(*shape, dtype, n_q=37, n_k=37, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(*shape, n_q, 16, generator=generator, dtype=dtype),
+        torch.randn(*shape, n_k, 16, generator=generator, dtype=dtype),
+        torch.randn(*shape, n_k, 12, generator=generator, dtype=dtype),
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("block_size", BLOCK_SIZES)
+def test_equals_the_naive_form_for_every_block_size(dtype, causal, block_size):
+    queries, keys, values = random_qkv(2, 3, dtype=dtype)  # (batch, heads, n, d)
+    naive = scaled_dot_product_attention(queries, keys, values, is_causal=causal)
+    blockwise = blockwise_attention(queries, keys, values, block_size=block_size, causal=causal)
+    assert blockwise.shape == naive.shape == (2, 3, 37, 12)
+    tolerance = TOLERANCES[dtype]
+    torch.testing.assert_close(blockwise, naive, atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("block_size", [1, 5, 64])
+def test_more_keys_than_queries_and_custom_scale(block_size):
+    queries, keys, values = random_qkv(4, dtype=torch.float64, n_q=9, n_k=40)
+    expected = F.scaled_dot_product_attention(queries, keys, values, scale=0.3)
+    torch.testing.assert_close(
+        blockwise_attention(queries, keys, values, block_size=block_size, scale=0.3), expected,
+        atol=1e-12, rtol=1e-12,
+    )  # fmt: skip
+
+
+def test_large_scores_do_not_overflow():
+    queries, keys, values = random_qkv(2, dtype=torch.float32)
+    blockwise = blockwise_attention(queries * 300, keys * 300, values, block_size=8)
+    assert torch.isfinite(blockwise).all()
+    torch.testing.assert_close(blockwise, F.scaled_dot_product_attention(queries * 300, keys * 300, values))
+
+
+def test_steps_on_the_worked_example():
+    steps = blockwise_attention_steps(QKV_QUERIES, QKV_KEYS, QKV_VALUES, block_size=1, scale=1.0)
+    assert len(steps) == 3
+    assert [s.maximum[0].item() for s in steps] == [2.0, 4.0, 4.0]
+    torch.testing.assert_close(steps[0].output[0], QKV_VALUES[0])  # one key: all weight on it
+    # l after key 2, with m = 4: e^(2-4) + e^0.
+    assert steps[1].total[0].item() == pytest.approx(torch.tensor(-2.0).exp().item() + 1.0, rel=1e-6)
+    torch.testing.assert_close(steps[-1].output, QKV_EXACT_OUTPUTS, atol=1e-4, rtol=0)
+    two = blockwise_attention_steps(QKV_QUERIES, QKV_KEYS, QKV_VALUES, block_size=2, scale=1.0)
+    assert len(two) == 2
+    torch.testing.assert_close(two[-1].output, steps[-1].output)
+
+
+def test_state_update_keeps_the_invariant():
+    # l_t = sum_j exp(s_j - m_t) and a_t = sum_j exp(s_j - m_t) v_j over the keys seen so far.
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randn(4, 10, generator=generator, dtype=torch.float64) * 5
+    values = torch.randn(10, 3, generator=generator, dtype=torch.float64)
+    state = OnlineSoftmaxState.empty(torch.zeros(4, 2, dtype=torch.float64), 3)
+    for start in range(0, 10, 4):
+        state = state.update(scores[:, start : start + 4], values[start : start + 4])
+        seen = scores[:, : start + 4]
+        assert torch.equal(state.maximum, seen.amax(-1, keepdim=True))
+        weights = (seen - state.maximum).exp()
+        torch.testing.assert_close(state.total, weights.sum(-1, keepdim=True))
+        torch.testing.assert_close(state.accumulator, weights @ values[: start + 4])
+
+
+def test_fully_masked_rows_stay_finite_in_the_state():
+    state = OnlineSoftmaxState.empty(torch.zeros(2, 4), 3)
+    scores = torch.tensor([[float("-inf")] * 3, [1.0, 2.0, 3.0]])
+    updated = state.update(scores, torch.ones(3, 3))
+    assert not torch.isnan(updated.total).any() and not torch.isnan(updated.accumulator).any()
+    assert updated.total[0].item() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"block_size": 0}, ValueError, "block_size must be at least 1, got 0"),
+        ({"block_size": -3}, ValueError, "block_size must be at least 1, got -3"),
+        ({"block_size": 2.5}, TypeError, "block_size must be an int, got float"),
+        ({"keys": torch.ones(37, 8)}, ValueError, r"must agree on d_k .* keys has shape \(37, 8\)"),
+        ({"values": torch.ones(36, 12)}, ValueError, r"keys has shape \(37, 16\), values has shape \(36, 12\)"),
+        ({"queries": torch.ones(5, 16), "causal": True}, ValueError, "causal=True needs as many queries as keys, got 5 queries and 37 keys"),
+        ({"values": torch.ones(37, 12, dtype=torch.float64)}, TypeError, "one dtype"),
+        ({"queries": torch.ones(37, 16, dtype=torch.int64)}, TypeError, "queries must have a floating-point dtype"),
+    ],
+)
+def test_bad_input_is_refused(kwargs, error, message):
+    queries, keys, values = random_qkv(dtype=torch.float32)
+    arguments = {"queries": queries, "keys": keys, "values": values, **kwargs}
+    with pytest.raises(error, match=message):
+        blockwise_attention(**arguments)
