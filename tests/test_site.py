@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
     "index.html", "simplified/index.html", "trainable/index.html", "scaling/index.html",
     "causal/index.html", "multihead/index.html", "pytorch/index.html", "attention-maps/index.html",
+    "errors/index.html", "reference/index.html",
     "blockwise/index.html", "performance/index.html", "notebooks/walkthrough/index.html",
 ]
 

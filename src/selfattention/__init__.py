@@ -1,7 +1,7 @@
 """Self-attention in PyTorch, step by step.
 
 Every function takes ``(..., seq_len, d)`` tensors (a leading batch dimension or more is
-fine) and follows the conventions of :func:`torch.nn.functional.scaled_dot_product_attention`:
+fine) and follows the conventions of `torch.nn.functional.scaled_dot_product_attention`:
 ``scale=None`` means ``1 / sqrt(d_k)`` and a boolean mask is ``True`` where a query may attend.
 """
 

@@ -35,6 +35,19 @@ def check_floating(name: str, value: object, *, min_dim: int = 2) -> Tensor:
     return tensor
 
 
+def check_finite(name: str, tensor: Tensor, *, allow_neg_inf: bool = False) -> Tensor:
+    """No NaN and no infinity (``-inf`` allowed where it means "blocked", e.g. in scores)."""
+    bad = torch.isnan(tensor) | (torch.isposinf(tensor) if allow_neg_inf else torch.isinf(tensor))
+    if bad.any():
+        index = tuple(bad.nonzero()[0].tolist())
+        kind = "NaN or +inf" if allow_neg_inf else "NaN or infinite values"
+        raise ValueError(
+            f"{name} contains {kind} (the first at index {index}, value "
+            f"{tensor[index].item()}); attention would spread it to every output"
+        )
+    return tensor
+
+
 def check_same_dtype(**tensors: Tensor) -> None:
     dtypes = {name: t.dtype for name, t in tensors.items()}
     if len(set(dtypes.values())) > 1:
@@ -44,7 +57,7 @@ def check_same_dtype(**tensors: Tensor) -> None:
 
 def check_weight(name: str, weight: object, *, d_in: int, dtype: torch.dtype) -> Tensor:
     """A projection matrix of shape ``(d_in, d_out)`` matching the inputs."""
-    tensor = check_floating(name, weight, min_dim=2)
+    tensor = check_finite(name, check_floating(name, weight, min_dim=2))
     if tensor.dim() != 2 or tensor.shape[0] != d_in:
         raise ValueError(
             f"{name} must have shape (d_in, d_out) = ({d_in}, d_out) to multiply inputs "
@@ -85,6 +98,8 @@ def check_mask(mask: object, scores_shape: torch.Size) -> Tensor | None:
             f"mask of shape {tuple(tensor.shape)} cannot broadcast to the scores' shape "
             f"{expected} (..., query_len, key_len)"
         )
+    if tensor.is_floating_point():
+        check_finite("mask", tensor, allow_neg_inf=True)
     return tensor
 
 

@@ -1,8 +1,8 @@
 """Attention over given queries, keys and values: scores, weights, context.
 
 The four steps every variant on the site shares, each a small function so that a page
-can print the result of each one, and :func:`scaled_dot_product_attention`, which
-chains them with the same defaults as :func:`torch.nn.functional.scaled_dot_product_attention`:
+can print the result of each one, and `scaled_dot_product_attention`, which
+chains them with the same defaults as `torch.nn.functional.scaled_dot_product_attention`:
 ``scale=None`` means ``1 / sqrt(d_k)`` and a boolean ``mask`` is ``True`` where a query
 may attend to a key.
 """
@@ -17,6 +17,7 @@ from torch import Tensor
 
 from selfattention._checks import (
     check_dropout,
+    check_finite,
     check_floating,
     check_mask,
     check_same_dtype,
@@ -47,8 +48,8 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
     >>> attention_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), scale=1.0)
     tensor([[11.]])
     """
-    queries = check_floating("queries", queries)
-    keys = check_floating("keys", keys)
+    queries = check_finite("queries", check_floating("queries", queries))
+    keys = check_finite("keys", check_floating("keys", keys))
     check_same_dtype(queries=queries, keys=keys)
     if queries.shape[-1] != keys.shape[-1]:
         raise ValueError(
@@ -70,7 +71,7 @@ def mask_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
     """Apply a mask to the scores before the softmax.
 
     A boolean ``mask`` is ``True`` where a query may attend to a key (the convention of
-    :func:`torch.nn.functional.scaled_dot_product_attention`; ``nn.MultiheadAttention``
+    `torch.nn.functional.scaled_dot_product_attention`; ``nn.MultiheadAttention``
     uses the opposite one): a blocked score becomes ``-inf``, so its weight after the
     softmax is exactly 0. A floating ``mask`` is added to the scores. Either must
     broadcast to the scores' shape without changing it. ``mask=None`` returns the scores.
@@ -92,7 +93,7 @@ def mask_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
 def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
     """Softmax of the (masked) scores over the keys, the last dimension.
 
-    ``mask`` is applied first, as in :func:`mask_scores`. A query that may attend to no
+    ``mask`` is applied first, as in `mask_scores`. A query that may attend to no
     key at all (every score ``-inf``) gets weights of 0, and so a zero context vector, as
     torch's ``scaled_dot_product_attention`` does, never NaN.
 
@@ -104,7 +105,12 @@ def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
     tensor([[0.5000, 0.5000],
             [0.0000, 0.0000]])
     """
-    scores = mask_scores(scores, mask)
+    scores = check_finite("scores", check_floating("scores", scores), allow_neg_inf=True)
+    return _softmax(mask_scores(scores, mask))
+
+
+def _softmax(scores: Tensor) -> Tensor:
+    """Softmax over the keys of (masked, already checked) scores."""
     weights = torch.softmax(scores, dim=-1)
     # A row whose every score is -inf would be 0/0 = NaN: give it zero weights instead.
     fully_masked = torch.isneginf(scores).all(dim=-1, keepdim=True)
@@ -116,8 +122,8 @@ def attention_context(weights: Tensor, values: Tensor) -> Tensor:
 
     Shapes: ``weights (..., n_q, n_k)``, ``values (..., n_k, d_v)`` -> ``(..., n_q, d_v)``.
     """
-    weights = check_floating("weights", weights)
-    values = check_floating("values", values)
+    weights = check_finite("weights", check_floating("weights", weights))
+    values = check_finite("values", check_floating("values", values))
     _check_weights_values(weights, values)
     return weights @ values
 
@@ -126,7 +132,7 @@ def weighted_values(weights: Tensor, values: Tensor) -> Tensor:
     """Every value scaled by its weight, before they are summed into the context.
 
     ``result[..., i, j, :] = weights[..., i, j] * values[..., j, :]``, so
-    ``result.sum(dim=-2)`` is :func:`attention_context`. It holds ``n_q * n_k * d_v``
+    ``result.sum(dim=-2)`` is `attention_context`. It holds ``n_q * n_k * d_v``
     numbers: for showing the computation on small examples, not for real models.
 
     Shapes: ``weights (..., n_q, n_k)``, ``values (..., n_k, d_v)`` -> ``(..., n_q, n_k, d_v)``.
@@ -171,7 +177,7 @@ class AttentionSteps:
     @property
     def weighted_values(self) -> Tensor:
         """``(..., n_q, n_k, d_v)``: each value times its weight; summed over ``n_k`` it is
-        the context (see :func:`weighted_values`)."""
+        the context (see `weighted_values`)."""
         return weighted_values(self.weights, self.values)
 
 
@@ -186,13 +192,13 @@ def attention_steps(
 ) -> AttentionSteps:
     """Scaled dot-product attention, keeping every intermediate tensor.
 
-    ``mask`` and ``is_causal`` mean what they mean in :func:`scaled_dot_product_attention`.
+    ``mask`` and ``is_causal`` mean what they mean in `scaled_dot_product_attention`.
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
-    -> :class:`AttentionSteps` whose ``context`` is ``(..., n_q, d_v)``.
+    -> `AttentionSteps` whose ``context`` is ``(..., n_q, d_v)``.
     """
     scores = attention_scores(queries, keys, scale=scale)  # (..., n_q, n_k)
-    values = check_floating("values", values)
+    values = check_finite("values", check_floating("values", values))
     check_same_dtype(queries=queries, values=values)
     if values.shape[:-1] != keys.shape[:-1]:
         raise ValueError(
@@ -203,7 +209,7 @@ def attention_steps(
     if is_causal:
         mask = _causal(mask, scores)
     scores = mask_scores(scores, mask)  # (..., n_q, n_k), -inf where blocked
-    weights = attention_weights(scores)  # (..., n_q, n_k)
+    weights = _softmax(scores)  # (..., n_q, n_k): the inputs were checked, no need to rescan
     context = weights @ values  # (..., n_q, d_v)
     return AttentionSteps(queries, keys, values, scores, weights, context)
 
@@ -252,10 +258,10 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """``dropout(softmax(queries @ keys^T * scale + mask)) @ values``.
 
-    The same computation and defaults as :func:`torch.nn.functional.scaled_dot_product_attention`:
+    The same computation and defaults as `torch.nn.functional.scaled_dot_product_attention`:
     ``scale=None`` means ``1 / sqrt(d_k)``; a boolean ``mask`` is ``True`` where a query may
     attend to a key, a floating ``mask`` is added to the scores; ``is_causal=True`` applies
-    :func:`~selfattention.causal_mask` (and needs as many queries as keys); ``dropout_p`` drops
+    `selfattention.causal_mask` (and needs as many queries as keys); ``dropout_p`` drops
     attention weights, drawing from ``generator`` when one is given.
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from selfattention.attention import scaled_dot_product_attention
 from selfattention.blockwise import blockwise_attention
 
-__all__ = ["Case", "Results", "attention_flops", "format_table", "load_results", "plot_results", "run"]
+__all__ = ["Case", "Results", "attention_flops", "format_table", "load_results", "plot_results", "run", "save"]
 
 FORMS = ("naive", "blockwise", "sdpa")
 DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from selfattention._checks import check_floating, check_positive_int, check_same_dtype, check_scale
+from selfattention._checks import (
+    check_finite,
+    check_floating,
+    check_positive_int,
+    check_same_dtype,
+    check_scale,
+)
 
 __all__ = ["OnlineSoftmaxState", "blockwise_attention", "blockwise_attention_steps"]
 
@@ -37,11 +43,14 @@ class OnlineSoftmaxState:
 
     @property
     def output(self) -> Tensor:
-        """``accumulator / total``: attention over the keys seen so far, ``(..., n_q, d_v)``."""
-        return self.accumulator / self.total
+        """``accumulator / total``: attention over the keys seen so far, ``(..., n_q, d_v)``;
+        zero for a query that has seen no key it may attend to (as in the naive form)."""
+        return self.accumulator / torch.where(self.total > 0, self.total, 1.0)
 
     @classmethod
     def empty(cls, queries: Tensor, d_v: int) -> OnlineSoftmaxState:
+        """The state before any key: ``m = -inf``, ``l = 0``, accumulator 0, for ``queries
+        (..., n_q, d_k)`` and values of width ``d_v``."""
         shape = (*queries.shape[:-1], 1)
         return cls(
             maximum=torch.full(shape, float("-inf"), dtype=queries.dtype, device=queries.device),
@@ -64,9 +73,8 @@ class OnlineSoftmaxState:
 
 
 def _check(queries: Tensor, keys: Tensor, values: Tensor, block_size: int, causal: bool) -> None:
-    check_floating("queries", queries)
-    check_floating("keys", keys)
-    check_floating("values", values)
+    for name, tensor in (("queries", queries), ("keys", keys), ("values", values)):
+        check_finite(name, check_floating(name, tensor))
     check_same_dtype(queries=queries, keys=keys, values=values)
     check_positive_int("block_size", block_size)
     if queries.shape[-1] != keys.shape[-1] or queries.shape[:-2] != keys.shape[:-2]:
@@ -102,7 +110,7 @@ def blockwise_attention_steps(
     For showing the algorithm on small examples: the last state's ``output`` is the attention.
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
-    -> one :class:`OnlineSoftmaxState` per block of ``block_size`` keys.
+    -> one `OnlineSoftmaxState` per block of ``block_size`` keys.
     """
     _check(queries, keys, values, block_size, causal=False)
     scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])

@@ -2,7 +2,7 @@
 
 A decoder generates text one token at a time, so while it is trained no token may look at
 the tokens after it. The scores of those pairs are set to ``-inf`` before the softmax, which
-gives them a weight of exactly 0; see :func:`~selfattention.causal_mask`.
+gives them a weight of exactly 0; see `selfattention.causal_mask`.
 """
 
 from __future__ import annotations

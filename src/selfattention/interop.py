@@ -66,7 +66,7 @@ def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
 def from_torch_multihead(
     torch_module: nn.MultiheadAttention, *, causal: bool = False
 ) -> MultiHeadAttention:
-    """A :class:`~selfattention.MultiHeadAttention` with the weights of ``torch_module``."""
+    """A `selfattention.MultiHeadAttention` with the weights of ``torch_module``."""
     if not isinstance(torch_module, nn.MultiheadAttention):
         raise TypeError(
             f"torch_module must be an nn.MultiheadAttention, got {type(torch_module).__name__}"

@@ -1,8 +1,8 @@
 """Boolean attention masks, ``True`` where a query may attend to a key.
 
-This is the convention of :func:`torch.nn.functional.scaled_dot_product_attention` and of
+This is the convention of `torch.nn.functional.scaled_dot_product_attention` and of
 every function in this package. ``nn.MultiheadAttention`` uses the opposite one (``True`` =
-blocked): convert with ``~mask`` (see :func:`selfattention.interop.to_torch_attn_mask`).
+blocked): convert with ``~mask`` (see `selfattention.interop.to_torch_attn_mask`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from selfattention._checks import check_dropout, check_floating, check_mask, check_positive_int
+from selfattention._checks import (
+    check_dropout,
+    check_finite,
+    check_floating,
+    check_mask,
+    check_positive_int,
+)
 from selfattention.attention import attention_steps, scaled_dot_product_attention
 from selfattention.masks import causal_mask
 
@@ -22,7 +28,7 @@ __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
 
 @dataclass(frozen=True)
 class MultiHeadSteps:
-    """Every intermediate tensor of one :class:`MultiHeadAttention` forward pass (no dropout).
+    """Every intermediate tensor of one `MultiHeadAttention` forward pass (no dropout).
 
     Attributes:
         queries: ``(..., num_heads, seq_len, head_dim)``, one slice per head.
@@ -109,7 +115,7 @@ class MultiHeadAttention(nn.Module):
     def _heads_and_mask(
         self, inputs: Tensor, mask: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        inputs = check_floating("inputs", inputs)
+        inputs = check_finite("inputs", check_floating("inputs", inputs))
         if inputs.shape[-1] != self.d_in:
             raise ValueError(
                 f"inputs must have shape (..., seq_len, d_in={self.d_in}), "

@@ -11,7 +11,13 @@ import math
 
 from torch import Tensor, nn
 
-from selfattention._checks import check_floating, check_positive_int, check_scale, check_weight
+from selfattention._checks import (
+    check_finite,
+    check_floating,
+    check_positive_int,
+    check_scale,
+    check_weight,
+)
 from selfattention.attention import AttentionSteps, attention_steps, scaled_dot_product_attention
 
 __all__ = ["SelfAttention", "self_attention", "self_attention_steps"]
@@ -32,11 +38,11 @@ def self_attention_steps(
     unscaled. A boolean ``mask`` is ``True`` where a query may attend to a key.
 
     Shapes: ``inputs (..., seq_len, d_in)``, ``w_query (d_in, d_k)``, ``w_key (d_in, d_k)``,
-    ``w_value (d_in, d_v)`` -> :class:`~selfattention.AttentionSteps` with ``queries`` and
+    ``w_value (d_in, d_v)`` -> `selfattention.AttentionSteps` with ``queries`` and
     ``keys (..., seq_len, d_k)``, ``values (..., seq_len, d_v)``, ``scores`` and ``weights
     (..., seq_len, seq_len)``, ``context (..., seq_len, d_v)``.
     """
-    inputs = check_floating("inputs", inputs)
+    inputs = check_finite("inputs", check_floating("inputs", inputs))
     d_in = inputs.shape[-1]
     w_query = check_weight("w_query", w_query, d_in=d_in, dtype=inputs.dtype)
     w_key = check_weight("w_key", w_key, d_in=d_in, dtype=inputs.dtype)
@@ -114,7 +120,7 @@ class SelfAttention(nn.Module):
 
         Shapes: ``(..., seq_len, d_in)`` -> three ``(..., seq_len, d_out)`` tensors.
         """
-        inputs = check_floating("inputs", inputs)
+        inputs = check_finite("inputs", check_floating("inputs", inputs))
         if inputs.shape[-1] != self.d_in:
             raise ValueError(
                 f"inputs must have shape (..., seq_len, d_in={self.d_in}), "

@@ -1,0 +1,57 @@
+"""Every row of the bad-input table on docs/errors.md, run as a test.
+
+The page is the single source: each row names an example call and what it gets, either an
+error ("`ValueError`: message start") or "no error ...: `condition on result`".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+ROW = re.compile(r"^\| (?P<number>\d+) \| (?P<case>[^|]+) \| `(?P<call>[^`]+)` \| (?P<gets>.+) \|$")
+
+
+def rows() -> list[dict[str, str]]:
+    found = [match.groupdict() for line in PAGE.read_text(encoding="utf-8").splitlines() if (match := ROW.match(line))]
+    assert [int(row["number"]) for row in found] == list(range(1, len(found) + 1)), "rows must be numbered 1, 2, ..."
+    return found
+
+
+def namespace() -> dict[str, object]:
+    """The names the page defines before the table, by running its first block's code."""
+    text = PAGE.read_text(encoding="utf-8")
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    code = "\n".join(line[4:] for line in block.splitlines() if line.startswith((">>> ", "... ")))
+    names: dict[str, object] = {}
+    exec(code, names)  # noqa: S102 - the page's own setup code
+    return names
+
+
+def test_the_table_covers_what_the_issue_lists():
+    cases = " ".join(row["case"].lower() for row in rows())
+    for kind in ["rank", "integer dtype", "mask of the wrong shape", "mask of an integer dtype", "nan",
+                 "infinity", "empty sequence", "num_heads", "block_size", "dropout", "differ"]:  # fmt: skip
+        assert kind in cases, kind
+    assert len(rows()) >= 30
+
+
+@pytest.mark.parametrize("row", rows(), ids=lambda row: f"row {row['number']}: {row['case']}")
+def test_row(row):
+    names = namespace()
+    error = re.match(r"`(ValueError|TypeError)`: (.+)$", row["gets"])
+    if error:
+        expected_type = {"ValueError": ValueError, "TypeError": TypeError}[error.group(1)]
+        with pytest.raises(expected_type) as raised:
+            eval(row["call"], names)  # noqa: S307
+        assert str(raised.value).startswith(error.group(2)), f"{raised.value!s} does not start with {error.group(2)!r}"
+    else:
+        condition = re.match(r"no error.*: `(.+)`$", row["gets"])
+        assert condition, f"row {row['number']}: say the error, or 'no error: `condition`'"
+        names["result"] = eval(row["call"], names)  # noqa: S307
+        assert not torch.isnan(names["result"]).any() if isinstance(names["result"], torch.Tensor) else True
+        assert eval(condition.group(1), names), condition.group(1)  # noqa: S307
