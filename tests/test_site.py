@@ -1,14 +1,14 @@
-"""The built site: mkdocs build --strict, self-hosted maths that parses, the notebook page."""
+"""The built site: mkdocs build --strict, self-hosted maths that parses, the notebook page.
+
+The ``site`` fixture (tests/conftest.py) builds it once per test session."""
 
 from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,20 +20,6 @@ PAGES = [
     "errors/index.html", "reference/index.html",
     "blockwise/index.html", "performance/index.html", "notebooks/walkthrough/index.html",
 ]
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    site_dir = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=ROOT, env=env, capture_output=True, text=True,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{log}"
-    assert "WARNING" not in log.replace("[IPKernelApp] WARNING | Kernel is running over TCP", ""), log
-    return site_dir
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -45,8 +45,11 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)`` -> ``(..., n_q, n_k)``.
 
-    >>> attention_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), scale=1.0)
-    tensor([[11.]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import attention_scores
+        >>> attention_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), scale=1.0)
+        tensor([[11.]])
     """
     queries = check_finite("queries", check_floating("queries", queries))
     keys = check_finite("keys", check_floating("keys", keys))
@@ -78,8 +81,11 @@ def mask_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
 
     Shapes: ``scores (..., n_q, n_k)``, ``mask`` broadcastable to it -> ``(..., n_q, n_k)``.
 
-    >>> mask_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[True, False]]))
-    tensor([[1., -inf]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import mask_scores
+        >>> mask_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[True, False]]))
+        tensor([[1., -inf]])
     """
     scores = check_floating("scores", scores)
     mask = check_mask(mask, scores.shape)
@@ -100,10 +106,13 @@ def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
     Shapes: ``scores (..., n_q, n_k)`` -> ``(..., n_q, n_k)``; each row sums to 1, or is
     all 0 when fully masked.
 
-    >>> attention_weights(torch.tensor([[0.0, 0.0], [0.0, 0.0]]),
-    ...                   mask=torch.tensor([[True, True], [False, False]]))
-    tensor([[0.5000, 0.5000],
-            [0.0000, 0.0000]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import attention_weights
+        >>> attention_weights(torch.tensor([[0.0, 0.0], [0.0, 0.0]]),
+        ...                   mask=torch.tensor([[True, True], [False, False]]))
+        tensor([[0.5000, 0.5000],
+                [0.0000, 0.0000]])
     """
     scores = check_finite("scores", check_floating("scores", scores), allow_neg_inf=True)
     return _softmax(mask_scores(scores, mask))

@@ -206,10 +206,16 @@ def run(
         date=dt.date.today().isoformat(),
         command=command,
         machine=_machine(device),
-        versions={"python": platform.python_version(), "torch": torch.__version__},
+        versions={"python": platform.python_version(), "torch": torch.__version__, "selfattention": _version()},
         config=config,
         cases=cases,
     )
+
+
+def _version() -> str:
+    from selfattention import __version__
+
+    return __version__
 
 
 def _row(case: Case) -> str:

@@ -21,8 +21,11 @@ def to_torch_attn_mask(mask: Tensor) -> Tensor:
     """Convert a mask of this package (``True`` = may attend) for ``nn.MultiheadAttention``
     (``True`` = blocked). A float (additive) mask means the same to both and is returned as is.
 
-    >>> to_torch_attn_mask(torch.tensor([[True, False]]))
-    tensor([[False,  True]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import to_torch_attn_mask
+        >>> to_torch_attn_mask(torch.tensor([[True, False]]))
+        tensor([[False,  True]])
     """
     mask = check_tensor("mask", mask)
     if mask.dtype == torch.bool:

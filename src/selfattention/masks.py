@@ -21,10 +21,13 @@ def causal_mask(seq_len: int, *, device: torch.device | str | None = None) -> Te
     Shapes: ``-> (seq_len, seq_len)``, boolean, lower-triangular; broadcasts against scores of
     shape ``(..., seq_len, seq_len)``.
 
-    >>> causal_mask(3)
-    tensor([[ True, False, False],
-            [ True,  True, False],
-            [ True,  True,  True]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import causal_mask
+        >>> causal_mask(3)
+        tensor([[ True, False, False],
+                [ True,  True, False],
+                [ True,  True,  True]])
     """
     check_positive_int("seq_len", seq_len)
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()

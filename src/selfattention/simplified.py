@@ -23,9 +23,12 @@ def simplified_self_attention(inputs: Tensor) -> Tensor:
     Shapes: ``inputs (..., seq_len, d)`` -> ``(..., seq_len, d)``; an empty sequence
     (``seq_len == 0``) gives an empty result.
 
-    >>> simplified_self_attention(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
-    tensor([[0.7311, 0.2689],
-            [0.2689, 0.7311]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import simplified_self_attention
+        >>> simplified_self_attention(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        tensor([[0.7311, 0.2689],
+                [0.2689, 0.7311]])
     """
     inputs = check_finite("inputs", check_floating("inputs", inputs))
     scores = inputs @ inputs.transpose(-2, -1)  # (..., seq_len, seq_len)

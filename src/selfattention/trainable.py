@@ -76,11 +76,13 @@ def self_attention(
     Shapes: ``inputs (..., seq_len, d_in)``, ``w_query (d_in, d_k)``, ``w_key (d_in, d_k)``,
     ``w_value (d_in, d_v)`` -> ``(..., seq_len, d_v)``.
 
-    >>> import torch
-    >>> eye = torch.eye(2)
-    >>> self_attention(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), eye, eye, eye, scale=1.0)
-    tensor([[0.7311, 0.2689],
-            [0.2689, 0.7311]])
+    Examples:
+        >>> import torch
+        >>> from selfattention import self_attention
+        >>> eye = torch.eye(2)
+        >>> self_attention(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), eye, eye, eye, scale=1.0)
+        tensor([[0.7311, 0.2689],
+                [0.2689, 0.7311]])
     """
     return self_attention_steps(inputs, w_query, w_key, w_value, scale=scale, mask=mask).context
 

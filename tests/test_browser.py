@@ -1,0 +1,225 @@
+"""The built site in a real browser: Debian's headless Chromium, driven by Playwright.
+
+For every page: no console errors and no failed requests, the maths rendered by KaTeX with no raw
+TeX left, images loaded, no sideways scrolling at a phone's width. The search finds "softmax", the
+palette toggle reaches dark mode, the notebook downloads, and what the copy button of every code
+block puts on the clipboard runs, page by page, in a fresh interpreter.
+
+Screenshots of every page (desktop light, desktop dark, phone) go to test-artifacts/screenshots/.
+Without Chromium these tests are skipped, unless SELFATTENTION_REQUIRE_BROWSER=1 (as in CI).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("SELFATTENTION_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# As the machine's documentation advises: no background traffic to hosts that cannot be reached.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+PAGES = [
+    "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "pytorch/", "attention-maps/",
+    "blockwise/", "performance/", "errors/", "reference/", "notebooks/walkthrough/",
+]  # fmt: skip
+MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("SELFATTENTION_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to run the browser tests", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def name_of(page_path: str) -> str:
+    return page_path.strip("/").replace("/", "-") or "home"
+
+
+def open_page(browser: Browser, url: str, **context_options) -> tuple[Page, list[str]]:
+    """Open a page in a fresh context; collect console errors and failed requests."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    page.on("response", lambda response: problems.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 else None)
+    page.goto(url, wait_until="networkidle")
+    # KaTeX renders on Material's document$ event, after the load.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))", timeout=10_000
+    )
+    return page, problems
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
+def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
+    page, problems = open_page(browser, server + page_path, viewport={"width": 1280, "height": 900})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name_of(page_path)}-light.png", full_page=True)
+    assert problems == []
+    maths = page.locator(".arithmatex").count()
+    assert page.locator(".arithmatex .katex").count() == maths
+    assert page.locator(".katex-error").count() == 0
+    text = page.locator(".md-content").inner_text()
+    for raw in ("\\(", "\\[", "$$"):
+        assert raw not in text, f"raw TeX {raw!r} left visible"
+    if page_path.startswith("notebooks/"):
+        assert page.locator(".jp-RenderedMarkdown .katex").count() > 0
+        assert "$" not in page.locator(".jp-RenderedMarkdown").all_inner_texts()[0]
+    elif page_path in ("simplified/", "trainable/", "blockwise/"):
+        assert maths > 3
+    broken = page.evaluate(
+        "[...document.querySelectorAll('.md-content img')].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+    )
+    assert broken == []
+    if page_path in ("attention-maps/", "performance/"):
+        visible = page.evaluate(
+            "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0).map(i => i.alt)"
+        )
+        assert visible and all(len(alt) > 40 for alt in visible), "every map and plot needs alt text"
+    page.context.close()
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
+def test_phone_width_does_not_scroll_sideways(browser, server, page_path):
+    page, problems = open_page(
+        browser, server + page_path, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
+    )
+    page.screenshot(path=SCREENSHOTS / f"{name_of(page_path)}-phone.png", full_page=True)
+    assert problems == []
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide on a {widths[1]} px screen"
+    page.context.close()
+
+
+def test_search_finds_softmax(browser, server):
+    page, problems = open_page(browser, server, viewport={"width": 1280, "height": 900})
+    page.locator("input.md-search__input").click()
+    page.keyboard.type("softmax", delay=50)  # keystrokes, as a reader types: search listens to keys
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=10_000)
+    assert results.count() > 0
+    assert "softmax" in page.locator(".md-search-result").inner_text().lower()
+    assert problems == []
+    page.context.close()
+
+
+def test_palette_toggle_switches_to_dark(browser, server):
+    page, problems = open_page(browser, server + "attention-maps/", viewport={"width": 1280, "height": 900})
+    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+    assert scheme() == "default"
+    for _ in range(3):  # system preference -> light -> dark
+        if scheme() == "slate":
+            break
+        page.locator("form[data-md-component='palette'] label:visible").first.click()
+    assert scheme() == "slate"
+    page.screenshot(path=SCREENSHOTS / "attention-maps-dark.png", full_page=True)
+    shown = page.evaluate(
+        "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0).map(i => i.src)"
+    )
+    assert shown and all("-dark.svg" in src for src in shown), "dark mode shows the dark maps"
+    assert problems == []
+    page.context.close()
+
+
+def test_notebook_download_link(browser, server):
+    page, problems = open_page(browser, server + "notebooks/walkthrough/", viewport={"width": 1280, "height": 900})
+    link = page.locator("a[title='Download this notebook']")
+    with page.expect_download() as download:
+        link.click()
+    notebook = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert notebook["nbformat"] == 4 and len(notebook["cells"]) > 5
+    assert problems == []
+    page.context.close()
+
+
+def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
+    """Click the copy button of every doctest block of a page; return, for each, whether it is
+    a docstring example (on the API reference) and what the clipboard got."""
+    origin = re.match(r"https?://[^/]+", url).group(0)
+    page, problems = open_page(browser, url, viewport={"width": 1280, "height": 900})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+    copied = []
+    blocks = page.locator("div.highlight:has(.gp)")
+    for index in range(blocks.count()):
+        block = blocks.nth(index)
+        block.hover()
+        page.evaluate("navigator.clipboard.writeText('')")
+        block.locator("button[data-md-type='copy']").click()
+        page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)", timeout=5_000)
+        in_docstring = block.evaluate("element => element.closest('.doc-contents') !== null")
+        copied.append((in_docstring, page.evaluate("navigator.clipboard.readText()")))
+    assert problems == []
+    page.context.close()
+    return copied
+
+
+def doctest_sources(page_path: str) -> list[str]:
+    """The code of every ```python block of the page's Markdown, prompts removed."""
+    markdown = ROOT / "docs" / ((page_path.strip("/") or "index") + ".md")
+    blocks = re.findall(r"^( *)```python\n(.*?)^\1```", markdown.read_text(encoding="utf-8"), flags=re.M | re.S)
+    sources = []
+    for indent, body in blocks:
+        lines = [line[len(indent):] for line in body.splitlines()]
+        sources.append("\n".join(line[4:] for line in lines if line.startswith((">>> ", "... ")) or line in (">>>", "...")))
+    return sources
+
+
+def normalise(code: str) -> list[str]:
+    return [line.rstrip() for line in code.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("page_path", MARKDOWN_PAGES, ids=name_of)
+def test_copied_code_is_the_code_and_runs(browser, server, page_path):
+    copied = copied_code(browser, server + page_path)
+    for _, got in copied:
+        assert not any(line.startswith((">>>", "...")) for line in got.splitlines()), got
+    from_markdown = [got for in_docstring, got in copied if not in_docstring]
+    expected = doctest_sources(page_path)
+    assert len(from_markdown) == len(expected) > 0
+    for got, want in zip(from_markdown, expected):
+        assert normalise(got) == normalise(want)
+    program = "\n".join(got for _, got in copied)  # docstring examples must run on their own too
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    assert result.returncode == 0, f"the copied code of {page_path or 'home'} fails:\n{result.stderr[-3000:]}"
