@@ -94,7 +94,7 @@ def test_fully_masked_rows_stay_finite_in_the_state():
         ({"block_size": 0}, ValueError, "block_size must be at least 1, got 0"),
         ({"block_size": -3}, ValueError, "block_size must be at least 1, got -3"),
         ({"block_size": 2.5}, TypeError, "block_size must be an int, got float"),
-        ({"keys": torch.ones(37, 8)}, ValueError, r"must agree on d_k .* keys has shape \(37, 8\)"),
+        ({"keys": torch.ones(37, 8)}, ValueError, r"same last dimension d_k: .* keys has shape \(37, 8\)"),
         ({"values": torch.ones(36, 12)}, ValueError, r"keys has shape \(37, 16\), values has shape \(36, 12\)"),
         ({"queries": torch.ones(5, 16), "causal": True}, ValueError, "causal=True needs as many queries as keys, got 5 queries and 37 keys"),
         ({"values": torch.ones(37, 12, dtype=torch.float64)}, TypeError, "one dtype"),

@@ -215,7 +215,7 @@ def test_copied_code_is_the_code_and_runs(browser, server, page_path):
     from_markdown = [got for in_docstring, got in copied if not in_docstring]
     expected = doctest_sources(page_path)
     assert len(from_markdown) == len(expected) > 0
-    for got, want in zip(from_markdown, expected):
+    for got, want in zip(from_markdown, expected, strict=True):
         assert normalise(got) == normalise(want)
     program = "\n".join(got for _, got in copied)  # docstring examples must run on their own too
     result = subprocess.run(

@@ -130,7 +130,7 @@ def test_functional_equals_torch_sdpa(device, dtype, mask_kind):
 def test_round_trip_through_torch_keeps_every_weight():
     ours = seeded_module(8, 8, 2, qkv_bias=True)
     back = from_torch_multihead(to_torch_multihead(ours))
-    for (name, ours_parameter), (_, back_parameter) in zip(ours.named_parameters(), back.named_parameters()):
+    for (name, ours_parameter), (_, back_parameter) in zip(ours.named_parameters(), back.named_parameters(), strict=True):
         assert torch.equal(ours_parameter, back_parameter), name
 
 

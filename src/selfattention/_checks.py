@@ -55,6 +55,46 @@ def check_same_dtype(**tensors: Tensor) -> None:
         raise TypeError(f"all tensors must share one dtype: {seen}")
 
 
+def check_queries_keys(queries: object, keys: object) -> tuple[Tensor, Tensor]:
+    """Queries ``(..., n_q, d_k)`` and keys ``(..., n_k, d_k)`` that can be multiplied."""
+    queries = check_finite("queries", check_floating("queries", queries))
+    keys = check_finite("keys", check_floating("keys", keys))
+    check_same_dtype(queries=queries, keys=keys)
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(
+            f"queries and keys must have the same last dimension d_k: queries has shape "
+            f"{tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
+        )
+    if queries.shape[:-2] != keys.shape[:-2]:
+        raise ValueError(
+            f"queries and keys must have the same leading (batch) dimensions: queries has "
+            f"shape {tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
+        )
+    return queries, keys
+
+
+def check_values(values: object, keys: Tensor) -> Tensor:
+    """Values ``(..., n_k, d_v)``: one per key."""
+    values = check_finite("values", check_floating("values", values))
+    check_same_dtype(keys=keys, values=values)
+    if values.shape[:-1] != keys.shape[:-1]:
+        raise ValueError(
+            f"keys (..., n_k, d_k) and values (..., n_k, d_v) must have the same shape but "
+            f"for the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
+            f"{tuple(values.shape)}"
+        )
+    return values
+
+
+def check_causal_lengths(name: str, n_q: int, n_k: int) -> None:
+    """A causal mask is only unambiguous with as many queries as keys."""
+    if n_q != n_k:
+        raise ValueError(
+            f"{name}=True needs as many queries as keys, got {n_q} queries and {n_k} keys: "
+            f"with different lengths it is ambiguous which key a query is aligned with"
+        )
+
+
 def check_weight(name: str, weight: object, *, d_in: int, dtype: torch.dtype) -> Tensor:
     """A projection matrix of shape ``(d_in, d_out)`` matching the inputs."""
     tensor = check_finite(name, check_floating(name, weight, min_dim=2))

@@ -16,12 +16,15 @@ import torch
 from torch import Tensor
 
 from selfattention._checks import (
+    check_causal_lengths,
     check_dropout,
     check_finite,
     check_floating,
     check_mask,
+    check_queries_keys,
     check_same_dtype,
     check_scale,
+    check_values,
 )
 from selfattention.masks import causal_mask
 
@@ -51,19 +54,7 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
         >>> attention_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), scale=1.0)
         tensor([[11.]])
     """
-    queries = check_finite("queries", check_floating("queries", queries))
-    keys = check_finite("keys", check_floating("keys", keys))
-    check_same_dtype(queries=queries, keys=keys)
-    if queries.shape[-1] != keys.shape[-1]:
-        raise ValueError(
-            f"queries and keys must have the same last dimension d_k: queries has shape "
-            f"{tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
-        )
-    if queries.shape[:-2] != keys.shape[:-2]:
-        raise ValueError(
-            f"queries and keys must have the same leading (batch) dimensions: queries has "
-            f"shape {tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
-        )
+    queries, keys = check_queries_keys(queries, keys)
     scale = check_scale(scale)
     if scale is None:
         scale = 1.0 / math.sqrt(queries.shape[-1])
@@ -207,14 +198,7 @@ def attention_steps(
     -> `AttentionSteps` whose ``context`` is ``(..., n_q, d_v)``.
     """
     scores = attention_scores(queries, keys, scale=scale)  # (..., n_q, n_k)
-    values = check_finite("values", check_floating("values", values))
-    check_same_dtype(queries=queries, values=values)
-    if values.shape[:-1] != keys.shape[:-1]:
-        raise ValueError(
-            f"keys (..., n_k, d_k) and values (..., n_k, d_v) must have the same shape but "
-            f"for the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
-            f"{tuple(values.shape)}"
-        )
+    values = check_values(values, keys)
     if is_causal:
         mask = _causal(mask, scores)
     scores = mask_scores(scores, mask)  # (..., n_q, n_k), -inf where blocked
@@ -226,14 +210,8 @@ def attention_steps(
 def _causal(mask: Tensor | None, scores: Tensor) -> Tensor:
     if mask is not None:
         raise ValueError("pass either mask or is_causal=True, not both (as in torch)")
-    n_q, n_k = scores.shape[-2], scores.shape[-1]
-    if n_q != n_k:
-        raise ValueError(
-            f"is_causal=True needs as many queries as keys, got {n_q} queries and {n_k} keys: "
-            f"with different lengths it is ambiguous which key a query is aligned with; "
-            f"pass an explicit boolean mask instead"
-        )
-    return causal_mask(n_q, device=scores.device)
+    check_causal_lengths("is_causal", scores.shape[-2], scores.shape[-1])
+    return causal_mask(scores.shape[-2], device=scores.device)
 
 
 def attention_dropout(

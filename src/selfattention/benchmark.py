@@ -16,7 +16,6 @@ import argparse
 import csv
 import datetime as dt
 import json
-import math
 import os
 import platform
 import resource
@@ -265,7 +264,7 @@ def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Fi
     figure = Figure(figsize=(9, 3.6), layout="constrained")
     figure.patch.set_alpha(0.0)
     time_axes, memory_axes = figure.subplots(1, 2)
-    for form, colour, marker in zip(FORMS, ("#d1495b", "#2e86ab", "#8cb369"), "osD"):
+    for form, colour, marker in zip(FORMS, ("#d1495b", "#2e86ab", "#8cb369"), "osD", strict=True):
         cases = [c for c in results.cases if c.form == form and not c.error]
         if not cases:
             continue

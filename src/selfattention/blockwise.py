@@ -17,11 +17,11 @@ import torch
 from torch import Tensor
 
 from selfattention._checks import (
-    check_finite,
-    check_floating,
+    check_causal_lengths,
     check_positive_int,
-    check_same_dtype,
+    check_queries_keys,
     check_scale,
+    check_values,
 )
 
 __all__ = ["OnlineSoftmaxState", "blockwise_attention", "blockwise_attention_steps"]
@@ -73,28 +73,11 @@ class OnlineSoftmaxState:
 
 
 def _check(queries: Tensor, keys: Tensor, values: Tensor, block_size: int, causal: bool) -> None:
-    for name, tensor in (("queries", queries), ("keys", keys), ("values", values)):
-        check_finite(name, check_floating(name, tensor))
-    check_same_dtype(queries=queries, keys=keys, values=values)
+    queries, keys = check_queries_keys(queries, keys)
+    check_values(values, keys)
     check_positive_int("block_size", block_size)
-    if queries.shape[-1] != keys.shape[-1] or queries.shape[:-2] != keys.shape[:-2]:
-        raise ValueError(
-            f"queries (..., n_q, d_k) and keys (..., n_k, d_k) must agree on d_k and on the "
-            f"leading dimensions: queries has shape {tuple(queries.shape)}, keys has shape "
-            f"{tuple(keys.shape)}"
-        )
-    if keys.shape[:-1] != values.shape[:-1]:
-        raise ValueError(
-            f"keys (..., n_k, d_k) and values (..., n_k, d_v) must have the same shape but for "
-            f"the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
-            f"{tuple(values.shape)}"
-        )
-    if causal and queries.shape[-2] != keys.shape[-2]:
-        raise ValueError(
-            f"causal=True needs as many queries as keys, got {queries.shape[-2]} queries and "
-            f"{keys.shape[-2]} keys: with different lengths it is ambiguous which key a query "
-            f"is aligned with"
-        )
+    if causal:
+        check_causal_lengths("causal", queries.shape[-2], keys.shape[-2])
 
 
 def blockwise_attention_steps(

@@ -86,11 +86,11 @@ def from_torch_multihead(
     ).to(device=torch_module.in_proj_weight.device, dtype=torch_module.in_proj_weight.dtype)  # fmt: skip
     weights = torch_module.in_proj_weight.detach().chunk(3)
     with torch.no_grad():
-        for linear, weight in zip((module.w_query, module.w_key, module.w_value), weights):
+        for linear, weight in zip((module.w_query, module.w_key, module.w_value), weights, strict=True):
             linear.weight.copy_(weight)
         if has_bias:
             biases = torch_module.in_proj_bias.detach().chunk(3)
-            for linear, bias in zip((module.w_query, module.w_key, module.w_value), biases):
+            for linear, bias in zip((module.w_query, module.w_key, module.w_value), biases, strict=True):
                 linear.bias.copy_(bias)
         module.out_proj.weight.copy_(torch_module.out_proj.weight)
         if torch_module.out_proj.bias is not None:
