@@ -8,10 +8,8 @@ drawn by hand or committed. ``tests/test_attention_maps.py`` checks the weights 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
-import matplotlib
 import torch
 from mkdocs.structure.files import File, Files
 
@@ -21,8 +19,7 @@ from selfattention import (
     causal_mask,
     plot_attention,
 )
-
-matplotlib.rcParams["svg.hashsalt"] = "selfattention"  # stable ids: identical files per build
+from selfattention.plotting import svg_bytes
 
 TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 INPUTS = torch.tensor(
@@ -72,10 +69,7 @@ MAPS: dict[str, tuple[Callable[[], torch.Tensor], str]] = {
 
 def render(name: str, theme: str) -> bytes:
     compute, title = MAPS[name]
-    figure = plot_attention(compute(), TOKENS, title=title, theme=theme)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return svg_bytes(plot_attention(compute(), TOKENS, title=title, theme=theme))
 
 
 def on_files(files: Files, config) -> Files:

@@ -7,23 +7,18 @@ For each ``docs/benchmarks/NAME.json`` written by ``python -m selfattention.benc
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib
 from mkdocs.structure.files import File, Files
 
 from selfattention.benchmark import load_results, plot_results
-
-matplotlib.rcParams["svg.hashsalt"] = "selfattention"
+from selfattention.plotting import svg_bytes
 
 
 def on_files(files: Files, config) -> Files:
     for path in sorted(Path(config["docs_dir"], "benchmarks").glob("*.json")):
         results = load_results(path)
         for theme in ("light", "dark"):
-            buffer = io.BytesIO()
-            plot_results(results, theme=theme).savefig(buffer, format="svg", metadata={"Date": None})
             uri = f"images/benchmarks/{path.stem}-{theme}.svg"
-            files.append(File.generated(config, uri, content=buffer.getvalue()))
+            files.append(File.generated(config, uri, content=svg_bytes(plot_results(results, theme=theme))))
     return files

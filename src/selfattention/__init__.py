@@ -19,7 +19,7 @@ from selfattention.attention import (
 from selfattention.blockwise import OnlineSoftmaxState, blockwise_attention, blockwise_attention_steps
 from selfattention.causal import CausalSelfAttention
 from selfattention.interop import from_torch_multihead, to_torch_attn_mask, to_torch_multihead
-from selfattention.masks import causal_mask
+from selfattention.masks import causal_and, causal_mask
 from selfattention.multihead import MultiHeadAttention, MultiHeadSteps
 from selfattention.plotting import plot_attention
 from selfattention.scaling import SoftmaxSaturation, softmax_saturation
@@ -43,6 +43,7 @@ __all__ = [
     "attention_weights",
     "blockwise_attention",
     "blockwise_attention_steps",
+    "causal_and",
     "causal_mask",
     "from_torch_multihead",
     "mask_scores",

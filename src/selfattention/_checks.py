@@ -95,6 +95,16 @@ def check_causal_lengths(name: str, n_q: int, n_k: int) -> None:
         )
 
 
+def check_module_inputs(inputs: object, d_in: int) -> Tensor:
+    """The inputs of a module: finite floating ``(..., seq_len, d_in)``."""
+    tensor = check_finite("inputs", check_floating("inputs", inputs))
+    if tensor.shape[-1] != d_in:
+        raise ValueError(
+            f"inputs must have shape (..., seq_len, d_in={d_in}), got shape {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
 def check_weight(name: str, weight: object, *, d_in: int, dtype: torch.dtype) -> Tensor:
     """A projection matrix of shape ``(d_in, d_out)`` matching the inputs."""
     tensor = check_finite(name, check_floating(name, weight, min_dim=2))

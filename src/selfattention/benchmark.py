@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from selfattention.attention import scaled_dot_product_attention
 from selfattention.blockwise import blockwise_attention
+from selfattention.plotting import svg_bytes
 
 __all__ = ["Case", "Results", "attention_flops", "format_table", "load_results", "plot_results", "run", "save"]
 
@@ -226,10 +227,12 @@ def _row(case: Case) -> str:
     )
 
 
+_HEADER = f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}"
+
+
 def format_table(results: Results) -> str:
     """The results as a fixed-width text table, one row per length and form."""
-    header = f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}"
-    return "\n".join([header, *(_row(case) for case in results.cases)])
+    return "\n".join([_HEADER, *(_row(case) for case in results.cases)])
 
 
 def save(results: Results, out: Path, name: str) -> list[Path]:
@@ -244,8 +247,7 @@ def save(results: Results, out: Path, name: str) -> list[Path]:
         for case in results.cases:
             writer.writerow([case.form, case.seq_len, case.median_s, case.gflops_per_s,
                              case.peak_memory_bytes, case.inputs_memory_bytes, case.flops, case.error])  # fmt: skip
-    figure = plot_results(results)
-    figure.savefig(paths[2], format="svg", metadata={"Date": None})
+    paths[2].write_bytes(svg_bytes(plot_results(results)))
     return paths
 
 
@@ -322,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.repeats, args.warmup, args.heads, args.head_dim = 2, 1, 2, 16
         args.block_size = min(args.block_size, 32)
     command = "python -m selfattention.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}", flush=True)
+    print(_HEADER, flush=True)
     results = run(
         lengths=args.lengths, forms=args.forms, device=args.device, batch=args.batch, heads=args.heads,
         head_dim=args.head_dim, block_size=args.block_size, causal=args.causal, dtype=args.dtype,

@@ -11,6 +11,7 @@ FlashAttention, written in plain PyTorch).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -80,6 +81,33 @@ def _check(queries: Tensor, keys: Tensor, values: Tensor, block_size: int, causa
         check_causal_lengths("causal", queries.shape[-2], keys.shape[-2])
 
 
+def _key_blocks(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    *,
+    block_size: int,
+    scale: float,
+    causal: bool,
+    q_start: int = 0,
+) -> Iterator[OnlineSoftmaxState]:
+    """The online-softmax state of ``queries`` (positions ``q_start`` onwards) after each block
+    of keys. With ``causal``, blocks after the last query are skipped and the block that
+    reaches past a query is masked."""
+    q_end = q_start + queries.shape[-2]
+    state = OnlineSoftmaxState.empty(queries, values.shape[-1])
+    for k_start in range(0, q_end if causal else keys.shape[-2], block_size):
+        key_block = keys[..., k_start : k_start + block_size, :]  # (..., bk, d_k)
+        scores = queries @ key_block.transpose(-2, -1) * scale  # (..., bq, bk)
+        k_end = k_start + key_block.shape[-2]
+        if causal and k_end > q_start + 1:  # the block reaches past some query: mask it
+            query_index = torch.arange(q_start, q_end, device=scores.device)[:, None]
+            key_index = torch.arange(k_start, k_end, device=scores.device)[None, :]
+            scores = scores.masked_fill(key_index > query_index, float("-inf"))
+        state = state.update(scores, values[..., k_start:k_end, :])
+        yield state
+
+
 def blockwise_attention_steps(
     queries: Tensor,
     keys: Tensor,
@@ -97,14 +125,7 @@ def blockwise_attention_steps(
     """
     _check(queries, keys, values, block_size, causal=False)
     scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])
-    state = OnlineSoftmaxState.empty(queries, values.shape[-1])
-    states = []
-    for start in range(0, keys.shape[-2], block_size):
-        block = slice(start, start + block_size)
-        scores = queries @ keys[..., block, :].transpose(-2, -1) * scale  # (..., n_q, block)
-        state = state.update(scores, values[..., block, :])
-        states.append(state)
-    return states
+    return list(_key_blocks(queries, keys, values, block_size=block_size, scale=scale, causal=False))
 
 
 def blockwise_attention(
@@ -130,21 +151,14 @@ def blockwise_attention(
     """
     _check(queries, keys, values, block_size, causal)
     scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])
-    n_q, n_k = queries.shape[-2], keys.shape[-2]
     outputs = []
-    for q_start in range(0, n_q, block_size):
+    for q_start in range(0, queries.shape[-2], block_size):
         query_block = queries[..., q_start : q_start + block_size, :]  # (..., bq, d_k)
-        q_end = q_start + query_block.shape[-2]
-        state = OnlineSoftmaxState.empty(query_block, values.shape[-1])
-        for k_start in range(0, q_end if causal else n_k, block_size):
-            key_block = keys[..., k_start : k_start + block_size, :]  # (..., bk, d_k)
-            scores = query_block @ key_block.transpose(-2, -1) * scale  # (..., bq, bk)
-            k_end = k_start + key_block.shape[-2]
-            if causal and k_end > q_start + 1:  # the block reaches past some query: mask it
-                query_index = torch.arange(q_start, q_end, device=scores.device)[:, None]
-                key_index = torch.arange(k_start, k_end, device=scores.device)[None, :]
-                scores = scores.masked_fill(key_index > query_index, float("-inf"))
-            state = state.update(scores, values[..., k_start:k_end, :])
+        state = OnlineSoftmaxState.empty(query_block, values.shape[-1])  # kept if no key at all
+        for state in _key_blocks(  # noqa: B007 - the state after the last block is the one needed
+            query_block, keys, values, block_size=block_size, scale=scale, causal=causal, q_start=q_start
+        ):
+            pass
         outputs.append(state.output)  # (..., bq, d_v)
     if not outputs:  # no queries
         return queries.new_zeros((*queries.shape[:-1], values.shape[-1]))

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from selfattention._checks import check_dropout, check_mask
 from selfattention.attention import scaled_dot_product_attention
-from selfattention.masks import causal_mask
+from selfattention.masks import causal_and
 from selfattention.trainable import SelfAttention
 
 __all__ = ["CausalSelfAttention"]
@@ -51,18 +51,13 @@ class CausalSelfAttention(SelfAttention):
     def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
         queries, keys, values = self.project(inputs)  # each (..., seq_len, d_out)
         seq_len = inputs.shape[-2]
-        allowed = causal_mask(seq_len, device=inputs.device)  # (seq_len, seq_len)
         if mask is not None:
-            scores_shape = torch.Size((*inputs.shape[:-1], seq_len))
-            mask = check_mask(mask, scores_shape)
-            if mask.dtype != torch.bool:
-                raise TypeError(f"mask must be boolean (True = may attend), got dtype {mask.dtype}")
-            allowed = allowed & mask
+            mask = check_mask(mask, torch.Size((*inputs.shape[:-1], seq_len)))
         return scaled_dot_product_attention(
             queries,
             keys,
             values,
-            mask=allowed,
+            mask=causal_and(mask, seq_len, device=inputs.device),
             scale=self.scale,
             dropout_p=self.dropout if self.training else 0.0,
         )

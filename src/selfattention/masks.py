@@ -12,7 +12,7 @@ from torch import Tensor
 
 from selfattention._checks import check_positive_int
 
-__all__ = ["causal_mask"]
+__all__ = ["causal_mask", "causal_and"]
 
 
 def causal_mask(seq_len: int, *, device: torch.device | str | None = None) -> Tensor:
@@ -31,3 +31,19 @@ def causal_mask(seq_len: int, *, device: torch.device | str | None = None) -> Te
     """
     check_positive_int("seq_len", seq_len)
     return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
+
+
+def causal_and(mask: Tensor | None, seq_len: int, *, device: torch.device | str | None = None) -> Tensor:
+    """The causal mask, combined with an optional boolean ``mask`` (e.g. for padding): a query
+    may attend to a key only where both allow it.
+
+    Shapes: ``mask`` broadcastable with ``(seq_len, seq_len)`` -> the broadcast shape, boolean.
+    """
+    allowed = causal_mask(seq_len, device=device)
+    if mask is None:
+        return allowed
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"with the causal mask, mask must be boolean (True = may attend), got dtype {mask.dtype}"
+        )
+    return allowed & mask

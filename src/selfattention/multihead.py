@@ -8,45 +8,36 @@ outputs are concatenated and mixed by an output projection.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor, nn
 
 from selfattention._checks import (
     check_dropout,
-    check_finite,
-    check_floating,
     check_mask,
+    check_module_inputs,
     check_positive_int,
 )
-from selfattention.attention import attention_steps, scaled_dot_product_attention
-from selfattention.masks import causal_mask
+from selfattention.attention import AttentionSteps, attention_steps, scaled_dot_product_attention
+from selfattention.masks import causal_and
 
 __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
 
 
 @dataclass(frozen=True)
-class MultiHeadSteps:
+class MultiHeadSteps(AttentionSteps):
     """Every intermediate tensor of one `MultiHeadAttention` forward pass (no dropout).
 
+    The fields of `AttentionSteps`, per head: ``queries``, ``keys``, ``values`` and
+    ``context`` are ``(..., num_heads, seq_len, head_dim)``, ``scores`` and ``weights``
+    ``(..., num_heads, seq_len, seq_len)``. Then:
+
     Attributes:
-        queries: ``(..., num_heads, seq_len, head_dim)``, one slice per head.
-        keys: ``(..., num_heads, seq_len, head_dim)``.
-        values: ``(..., num_heads, seq_len, head_dim)``.
-        scores: ``(..., num_heads, seq_len, seq_len)``, scaled and masked.
-        weights: ``(..., num_heads, seq_len, seq_len)``; each row sums to 1.
-        context: ``(..., num_heads, seq_len, head_dim)``, each head's output.
         concatenated: ``(..., seq_len, d_out)``, the heads side by side.
         output: ``(..., seq_len, d_out)``, after the output projection.
     """
 
-    queries: Tensor
-    keys: Tensor
-    values: Tensor
-    scores: Tensor
-    weights: Tensor
-    context: Tensor
     concatenated: Tensor
     output: Tensor
 
@@ -115,12 +106,7 @@ class MultiHeadAttention(nn.Module):
     def _heads_and_mask(
         self, inputs: Tensor, mask: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        inputs = check_finite("inputs", check_floating("inputs", inputs))
-        if inputs.shape[-1] != self.d_in:
-            raise ValueError(
-                f"inputs must have shape (..., seq_len, d_in={self.d_in}), "
-                f"got shape {tuple(inputs.shape)}"
-            )
+        inputs = check_module_inputs(inputs, self.d_in)
         *batch, seq_len, _ = inputs.shape
         scores_shape = torch.Size((*batch, self.num_heads, seq_len, seq_len))
         if mask is not None:
@@ -132,10 +118,7 @@ class MultiHeadAttention(nn.Module):
                     f"shape {tuple(inputs.shape)}, got {tuple(mask.shape)}"
                 )
         if self.causal:
-            allowed = causal_mask(seq_len, device=inputs.device)
-            if mask is not None and mask.dtype != torch.bool:
-                raise TypeError(f"with causal=True the mask must be boolean, got {mask.dtype}")
-            mask = allowed if mask is None else allowed & mask
+            mask = causal_and(mask, seq_len, device=inputs.device)
         queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
         keys = self.split_heads(self.w_key(inputs))  # (..., num_heads, seq_len, head_dim)
         values = self.split_heads(self.w_value(inputs))  # (..., num_heads, seq_len, head_dim)
@@ -153,10 +136,8 @@ class MultiHeadAttention(nn.Module):
         queries, keys, values, mask = self._heads_and_mask(inputs, mask)
         steps = attention_steps(queries, keys, values, mask=mask)
         concatenated = self.merge_heads(steps.context)
-        return MultiHeadSteps(
-            queries, keys, values, steps.scores, steps.weights, steps.context,
-            concatenated, self.out_proj(concatenated),
-        )  # fmt: skip
+        per_head = {field.name: getattr(steps, field.name) for field in fields(steps)}
+        return MultiHeadSteps(**per_head, concatenated=concatenated, output=self.out_proj(concatenated))
 
     def extra_repr(self) -> str:
         return (

@@ -15,7 +15,7 @@ from selfattention._checks import check_floating
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_attention"]
+__all__ = ["plot_attention", "svg_bytes"]
 
 # Text and line colours that read well on Material's light and dark ("slate") backgrounds.
 _THEMES = {
@@ -87,3 +87,16 @@ def plot_attention(
     colorbar.ax.tick_params(colors=colours["text"])
     colorbar.outline.set_visible(False)
     return figure
+
+
+def svg_bytes(figure: Figure) -> bytes:
+    """The figure as an SVG file that is byte-for-byte the same on every run (no date, fixed
+    ids), so that a rebuilt site or a re-run benchmark does not change files needlessly."""
+    import io
+
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "selfattention"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from selfattention._checks import (
     check_finite,
     check_floating,
+    check_module_inputs,
     check_positive_int,
     check_scale,
     check_weight,
@@ -122,12 +123,7 @@ class SelfAttention(nn.Module):
 
         Shapes: ``(..., seq_len, d_in)`` -> three ``(..., seq_len, d_out)`` tensors.
         """
-        inputs = check_finite("inputs", check_floating("inputs", inputs))
-        if inputs.shape[-1] != self.d_in:
-            raise ValueError(
-                f"inputs must have shape (..., seq_len, d_in={self.d_in}), "
-                f"got shape {tuple(inputs.shape)}"
-            )
+        inputs = check_module_inputs(inputs, self.d_in)
         return self.w_query(inputs), self.w_key(inputs), self.w_value(inputs)
 
     def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
