@@ -91,8 +91,8 @@ def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
     """Softmax of the (masked) scores over the keys, the last dimension.
 
     ``mask`` is applied first, as in `mask_scores`. A query that may attend to no
-    key at all (every score ``-inf``) gets weights of 0, and so a zero context vector, as
-    torch's ``scaled_dot_product_attention`` does, never NaN.
+    key at all (every score ``-inf``) gets weights of 0, and so a zero context vector, never
+    NaN (torch's ``scaled_dot_product_attention`` gives the same zero output on the CPU).
 
     Shapes: ``scores (..., n_q, n_k)`` -> ``(..., n_q, n_k)``; each row sums to 1, or is
     all 0 when fully masked.
@@ -163,7 +163,8 @@ class AttentionSteps:
         values: ``(..., n_k, d_v)``.
         scores: ``(..., n_q, n_k)``, scaled (and masked, when a mask was given): what
             the softmax is applied to.
-        weights: ``(..., n_q, n_k)``, the softmax of the scores; each row sums to 1.
+        weights: ``(..., n_q, n_k)``, the softmax of the scores; each row sums to 1, or is
+            all 0 for a query that may attend to no key.
         context: ``(..., n_q, d_v)``, ``weights @ values``.
     """
 

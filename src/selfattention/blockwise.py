@@ -141,7 +141,8 @@ def blockwise_attention(
 
     Equal to ``softmax(queries @ keys^T * scale) @ values`` (with the causal mask when
     ``causal=True``) up to rounding. ``scale=None`` means ``1 / sqrt(d_k)``. With ``causal``,
-    key blocks entirely after a query block are skipped, which halves the work.
+    key blocks entirely after a query block are skipped, so ``T (T + 1) / 2`` of the ``T^2``
+    tiles of ``T`` blocks are computed: nearly half when there are many.
 
     Memory: ``O(n * d + block_size^2)`` per batch element and head, against ``O(n^2)`` for
     the naive form.
