@@ -32,7 +32,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAGES = [
     "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "pytorch/", "attention-maps/",
-    "blockwise/", "performance/", "errors/", "reference/", "notebooks/walkthrough/",
+    "blockwise/", "performance/", "errors/", "reference/", "notebooks/walkthrough/", "sources/",
 ]  # fmt: skip
 MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]
 

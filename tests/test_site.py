@@ -19,6 +19,7 @@ PAGES = [
     "causal/index.html", "multihead/index.html", "pytorch/index.html", "attention-maps/index.html",
     "errors/index.html", "reference/index.html",
     "blockwise/index.html", "performance/index.html", "notebooks/walkthrough/index.html",
+    "sources/index.html",
 ]
 
 
