@@ -1,7 +1,9 @@
 """The built site in a real browser: Debian's headless Chromium, driven by Playwright.
 
 For every page: no console errors and no failed requests, the maths rendered by KaTeX with no raw
-TeX left, images loaded, no sideways scrolling at a phone's width. The search finds "softmax", the
+TeX left (nor in the table of contents), images loaded, no sideways scrolling at a phone's width and
+every printed number readable whole there (nothing wider than its box unless it scrolls, no number
+split over two lines; notebook code not cut off on a desktop). The search finds "softmax", the
 palette toggle reaches dark mode, the notebook downloads, and what the copy button of every code
 block puts on the clipboard runs, page by page, in a fresh interpreter.
 
@@ -127,6 +129,94 @@ def test_phone_width_does_not_scroll_sideways(browser, server, page_path):
     assert problems == []
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"the page is {widths[0]} px wide on a {widths[1]} px screen"
+    page.context.close()
+
+
+# Maths in a heading must not reach the table of contents as raw TeX: such headings carry a plain
+# data-toc-label. The two pages with maths in headings must show these labels.
+TOC_LABELS = {"causal/": "Mask with −∞ before the softmax", "scaling/": "Dot products grow with d_k"}
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
+def test_table_of_contents_shows_no_raw_tex(browser, server, page_path):
+    page, problems = open_page(browser, server + page_path, viewport={"width": 1280, "height": 900})
+    toc = page.evaluate("[...document.querySelectorAll('nav.md-nav--secondary')].map(n => n.textContent).join('\\n')")
+    for raw in ("\\(", "\\)", "\\[", "$", "\\infty", "\\sqrt", "{", "}"):
+        assert raw not in toc, f"raw TeX {raw!r} in the table of contents of {page_path or 'home'}"
+    if page_path in TOC_LABELS:
+        assert TOC_LABELS[page_path] in toc
+        heading = page.locator("h2", has_text="before the softmax" if page_path == "causal/" else "Dot products grow")
+        assert heading.locator(".katex").count() == 1, "the heading itself still shows the maths"
+    assert problems == []
+    page.context.close()
+
+
+# Everything that can hold printed numbers, and how it may be wider than its box: only by scrolling.
+# An element whose content is wider than its box must scroll itself (overflow-x auto/scroll) or lie in
+# an ancestor that does; overflow hidden or clip would cut numbers off. And no number in a code block,
+# a notebook output or a table may be split over two lines.
+READABILITY = """() => {
+  const content = document.querySelector('.md-content');
+  const boxes = content.querySelectorAll(
+    'pre, pre > code, table, .md-typeset__scrollwrap, .katex-display, div.arithmatex, ' +
+    '.jp-InputArea-editor, .jp-OutputArea-output');
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const clips = e => ['hidden', 'clip'].includes(getComputedStyle(e).overflowX);
+  const cut = [];
+  for (const box of boxes) {
+    if (box.offsetParent === null || box.scrollWidth <= box.clientWidth + 1) continue;
+    // The first ancestor (or the box itself) that scrolls, unless one that clips comes first.
+    const end = box.getBoundingClientRect().left + box.scrollWidth;
+    let scroller = null;
+    for (let e = box; e && e !== content && !scroller; e = e.parentElement) {
+      if (scrolls(e)) scroller = e;
+      else if (clips(e) && e.getBoundingClientRect().right + 1 < end) break;
+    }
+    if (!scroller || scroller.getBoundingClientRect().right > window.innerWidth + 1) {
+      cut.push(`${box.tagName}.${box.className}: ${box.textContent.trim().slice(0, 60)}`);
+    }
+  }
+  const split = [];
+  const holders = content.querySelectorAll('pre, table, .jp-OutputArea-output');
+  for (const holder of holders) {
+    const walker = document.createTreeWalker(holder, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/\\d+(?:\\.\\d+)?(?:e[-+]?\\d+)?/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) split.push(`${match[0]} in: ${node.data.slice(Math.max(0, match.index - 20), match.index + 20)}`);
+      }
+    }
+  }
+  return {cut, split};
+}"""
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
+def test_printed_numbers_are_readable_whole_at_phone_width(browser, server, page_path):
+    page, problems = open_page(
+        browser, server + page_path, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
+    )
+    found = page.evaluate(READABILITY)
+    assert found["cut"] == [], f"content wider than its box that does not scroll: {found['cut'][:5]}"
+    assert found["split"] == [], f"numbers split over two lines: {found['split'][:5]}"
+    assert problems == []
+    page.context.close()
+
+
+def test_notebook_code_is_not_cut_off_on_a_desktop(browser, server):
+    page, problems = open_page(browser, server + "notebooks/walkthrough/", viewport={"width": 1280, "height": 900})
+    found = page.evaluate(READABILITY)
+    assert found["cut"] == [] and found["split"] == [], found
+    wide = page.evaluate(
+        "[...document.querySelectorAll('.jp-InputArea-editor pre')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.slice(0, 60))"
+    )
+    assert page.locator(".jp-InputArea-editor pre").count() > 5
+    assert wide == [], f"notebook code wider than the page on a desktop: {wide}"
+    assert problems == []
     page.context.close()
 
 
