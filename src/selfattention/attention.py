@@ -31,6 +31,8 @@ from selfattention._checks import (
 )
 from selfattention.masks import causal_mask
 
+HALF = (torch.float16, torch.bfloat16)  # dtypes whose scores and softmax are computed in float32
+
 __all__ = [
     "AttentionSteps",
     "attention_dropout",
@@ -48,6 +50,8 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
     """Scaled dot products of every query with every key.
 
     ``scores = queries @ keys^T * scale``, with ``scale=None`` meaning ``1 / sqrt(d_k)``.
+    The scores of float16 and bfloat16 inputs are float32, as inside torch's kernels: a
+    product of large float16 queries and keys would overflow float16's range (65504).
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)`` -> ``(..., n_q, n_k)``.
 
@@ -62,13 +66,14 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
 
 
 def _scores(queries: Tensor, keys: Tensor, scale: float | None) -> Tensor:
-    """``queries @ keys^T * scale`` of checked queries and keys."""
+    """``queries @ keys^T * scale`` of checked queries and keys.
+
+    float16 stops at 65504, and large queries and keys overflow it, before or after the
+    scale: half-precision scores are computed in float32, as torch's kernels do.
+    """
     scale = default_scale(scale, queries.shape[-1])
-    if queries.dtype == torch.float16:
-        # float16 stops at 65504: scale both factors first (as torch does), or a product of
-        # large queries and keys overflows to inf before the scale could bring it back.
-        root = math.sqrt(scale)
-        return (queries * root) @ (keys * root).transpose(-2, -1)
+    if queries.dtype in HALF:
+        queries, keys = queries.float(), keys.float()
     return queries @ keys.transpose(-2, -1) * scale
 
 
@@ -179,7 +184,8 @@ class AttentionSteps:
         keys: ``(..., n_k, d_k)``.
         values: ``(..., n_k, d_v)``.
         scores: ``(..., n_q, n_k)``, scaled (and masked, when a mask was given): what
-            the softmax is applied to.
+            the softmax is applied to; float32 for float16 and bfloat16 inputs (see
+            `attention_scores`).
         weights: ``(..., n_q, n_k)``, the softmax of the scores; each row sums to 1.
         context: ``(..., n_q, d_v)``, ``weights @ values``.
     """
@@ -221,7 +227,7 @@ def attention_steps(
     scale = check_scale(scale)
     mask = _check_mask_or_causal(mask, check_bool("is_causal", is_causal), queries, keys, always=True)
     scores = _mask(_scores(queries, keys, scale), mask)  # (..., n_q, n_k), -inf where blocked
-    weights = _softmax(scores)  # (..., n_q, n_k)
+    weights = _softmax(scores).to(values.dtype)  # (..., n_q, n_k)
     context = weights @ values  # (..., n_q, d_v)
     return AttentionSteps(queries, keys, values, scores, weights, context)
 
@@ -294,4 +300,4 @@ def scaled_dot_product_attention(
     scores = _mask(_scores(queries, keys, scale), mask)  # (..., n_q, n_k)
     # Only a mask can block a whole row (a causal one never does: query i sees key i).
     weights = _softmax(scores) if mask is not None and not is_causal else torch.softmax(scores, dim=-1)
-    return _dropout(weights, dropout_p, generator) @ values  # (..., n_q, d_v)
+    return _dropout(weights.to(values.dtype), dropout_p, generator) @ values  # (..., n_q, d_v)
