@@ -62,7 +62,8 @@ def test_steps_match_forward_and_have_the_documented_shapes():
     inputs = random_inputs(3, 5, 6)
     with torch.no_grad():
         steps = attention.steps(inputs)
-        assert torch.equal(steps.output, attention(inputs))
+        # forward runs the fused kernel, steps the explicit form: equal up to rounding
+        torch.testing.assert_close(steps.output, attention(inputs), atol=1e-6, rtol=1e-5)
     assert steps.queries.shape == steps.keys.shape == steps.values.shape == (3, 2, 5, 4)
     assert steps.scores.shape == steps.weights.shape == (3, 2, 5, 5)
     assert steps.context.shape == (3, 2, 5, 4)

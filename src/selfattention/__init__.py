@@ -5,6 +5,7 @@ fine) and follows the conventions of `torch.nn.functional.scaled_dot_product_att
 ``scale=None`` means ``1 / sqrt(d_k)`` and a boolean mask is ``True`` where a query may attend.
 """
 
+from selfattention._checks import checks, checks_enabled, set_checks
 from selfattention.attention import (
     AttentionSteps,
     attention_context,
@@ -45,12 +46,15 @@ __all__ = [
     "blockwise_attention_steps",
     "causal_and",
     "causal_mask",
+    "checks",
+    "checks_enabled",
     "from_torch_multihead",
     "mask_scores",
     "plot_attention",
     "scaled_dot_product_attention",
     "self_attention",
     "self_attention_steps",
+    "set_checks",
     "simplified_self_attention",
     "softmax_saturation",
     "to_torch_attn_mask",

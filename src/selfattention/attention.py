@@ -9,24 +9,28 @@ may attend to a key.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from selfattention._checks import (
+    check_bool,
     check_causal_lengths,
     check_dropout,
     check_finite,
     check_floating,
     check_mask,
     check_queries_keys,
+    check_same_device,
     check_same_dtype,
     check_scale,
     check_values,
+    default_scale,
 )
 from selfattention.masks import causal_mask
+
+HALF = (torch.float16, torch.bfloat16)  # dtypes whose scores and softmax are computed in float32
 
 __all__ = [
     "AttentionSteps",
@@ -45,6 +49,8 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
     """Scaled dot products of every query with every key.
 
     ``scores = queries @ keys^T * scale``, with ``scale=None`` meaning ``1 / sqrt(d_k)``.
+    The scores of float16 and bfloat16 inputs are float32, as inside torch's kernels: a
+    product of large float16 queries and keys would overflow float16's range (65504).
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)`` -> ``(..., n_q, n_k)``.
 
@@ -55,9 +61,18 @@ def attention_scores(queries: Tensor, keys: Tensor, *, scale: float | None = Non
         tensor([[11.]])
     """
     queries, keys = check_queries_keys(queries, keys)
-    scale = check_scale(scale)
-    if scale is None:
-        scale = 1.0 / math.sqrt(queries.shape[-1])
+    return _scores(queries, keys, check_scale(scale))
+
+
+def _scores(queries: Tensor, keys: Tensor, scale: float | None) -> Tensor:
+    """``queries @ keys^T * scale`` of checked queries and keys.
+
+    float16 stops at 65504, and large queries and keys overflow it, before or after the
+    scale: half-precision scores are computed in float32, as torch's kernels do.
+    """
+    scale = default_scale(scale, queries.shape[-1])
+    if queries.dtype in HALF:
+        queries, keys = queries.float(), keys.float()
     return queries @ keys.transpose(-2, -1) * scale
 
 
@@ -78,13 +93,17 @@ def mask_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
         >>> mask_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[True, False]]))
         tensor([[1., -inf]])
     """
-    scores = check_floating("scores", scores)
-    mask = check_mask(mask, scores.shape)
+    scores = check_finite("scores", check_floating("scores", scores), allow_neg_inf=True)
+    return _mask(scores, check_mask(mask, scores.shape, dtype=scores.dtype, device=scores.device))
+
+
+def _mask(scores: Tensor, mask: Tensor | None) -> Tensor:
+    """`mask_scores` for a checked mask."""
     if mask is None:
         return scores
     if mask.dtype == torch.bool:
         return scores.masked_fill(~mask, float("-inf"))
-    return scores + mask.to(scores.dtype)
+    return scores + mask
 
 
 def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
@@ -105,15 +124,18 @@ def attention_weights(scores: Tensor, *, mask: Tensor | None = None) -> Tensor:
         tensor([[0.5000, 0.5000],
                 [0.0000, 0.0000]])
     """
-    scores = check_finite("scores", check_floating("scores", scores), allow_neg_inf=True)
     return _softmax(mask_scores(scores, mask))
 
 
 def _softmax(scores: Tensor) -> Tensor:
-    """Softmax over the keys of (masked, already checked) scores."""
-    weights = torch.softmax(scores, dim=-1)
-    # A row whose every score is -inf would be 0/0 = NaN: give it zero weights instead.
-    fully_masked = torch.isneginf(scores).all(dim=-1, keepdim=True)
+    """Softmax over the keys of (masked, already checked) scores.
+
+    A row whose every score is -inf would be 0/0 = NaN, forward and backward: its scores are
+    replaced by 0 before the softmax (so nothing NaN is computed, and no NaN gradient flows
+    back) and its weights by 0 after it.
+    """
+    fully_masked = torch.isneginf(scores).all(dim=-1, keepdim=True)  # (..., n_q, 1)
+    weights = torch.softmax(scores.masked_fill(fully_masked, 0.0), dim=-1)
     return weights.masked_fill(fully_masked, 0.0)
 
 
@@ -122,8 +144,6 @@ def attention_context(weights: Tensor, values: Tensor) -> Tensor:
 
     Shapes: ``weights (..., n_q, n_k)``, ``values (..., n_k, d_v)`` -> ``(..., n_q, d_v)``.
     """
-    weights = check_finite("weights", check_floating("weights", weights))
-    values = check_finite("values", check_floating("values", values))
     _check_weights_values(weights, values)
     return weights @ values
 
@@ -137,14 +157,15 @@ def weighted_values(weights: Tensor, values: Tensor) -> Tensor:
 
     Shapes: ``weights (..., n_q, n_k)``, ``values (..., n_k, d_v)`` -> ``(..., n_q, n_k, d_v)``.
     """
-    weights = check_floating("weights", weights)
-    values = check_floating("values", values)
     _check_weights_values(weights, values)
     return weights.unsqueeze(-1) * values.unsqueeze(-3)
 
 
 def _check_weights_values(weights: Tensor, values: Tensor) -> None:
+    weights = check_finite("weights", check_floating("weights", weights))
+    values = check_finite("values", check_floating("values", values))
     check_same_dtype(weights=weights, values=values)
+    check_same_device(weights=weights, values=values)
     if weights.shape[-1] != values.shape[-2] or weights.shape[:-2] != values.shape[:-2]:
         raise ValueError(
             f"weights (..., n_q, n_k) and values (..., n_k, d_v) must agree on n_k and on "
@@ -162,7 +183,8 @@ class AttentionSteps:
         keys: ``(..., n_k, d_k)``.
         values: ``(..., n_k, d_v)``.
         scores: ``(..., n_q, n_k)``, scaled (and masked, when a mask was given): what
-            the softmax is applied to.
+            the softmax is applied to; float32 for float16 and bfloat16 inputs (see
+            `attention_scores`).
         weights: ``(..., n_q, n_k)``, the softmax of the scores; each row sums to 1, or is
             all 0 for a query that may attend to no key.
         context: ``(..., n_q, d_v)``, ``weights @ values``.
@@ -193,26 +215,36 @@ def attention_steps(
 ) -> AttentionSteps:
     """Scaled dot-product attention, keeping every intermediate tensor.
 
-    ``mask`` and ``is_causal`` mean what they mean in `scaled_dot_product_attention`.
+    ``mask`` and ``is_causal`` mean what they mean in `scaled_dot_product_attention`. A helper
+    for reading the computation: it always checks its inputs for NaN and infinity (see
+    `selfattention.checks`), and keeps four ``(..., n_q, n_k)`` tensors.
 
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
     -> `AttentionSteps` whose ``context`` is ``(..., n_q, d_v)``.
     """
-    scores = attention_scores(queries, keys, scale=scale)  # (..., n_q, n_k)
-    values = check_values(values, keys)
-    if is_causal:
-        mask = _causal(mask, scores)
-    scores = mask_scores(scores, mask)  # (..., n_q, n_k), -inf where blocked
-    weights = _softmax(scores)  # (..., n_q, n_k): the inputs were checked, no need to rescan
+    queries, keys = check_queries_keys(queries, keys, always=True)
+    values = check_values(values, keys, always=True)
+    scale = check_scale(scale)
+    mask = _check_mask_or_causal(mask, check_bool("is_causal", is_causal), queries, keys, always=True)
+    scores = _mask(_scores(queries, keys, scale), mask)  # (..., n_q, n_k), -inf where blocked
+    weights = _softmax(scores).to(values.dtype)  # (..., n_q, n_k)
     context = weights @ values  # (..., n_q, d_v)
     return AttentionSteps(queries, keys, values, scores, weights, context)
 
 
-def _causal(mask: Tensor | None, scores: Tensor) -> Tensor:
-    if mask is not None:
-        raise ValueError("pass either mask or is_causal=True, not both (as in torch)")
-    check_causal_lengths("is_causal", scores.shape[-2], scores.shape[-1])
-    return causal_mask(scores.shape[-2], device=scores.device)
+def _check_mask_or_causal(
+    mask: object, is_causal: bool, queries: Tensor, keys: Tensor, *, always: bool = False
+) -> Tensor | None:
+    """The checked mask, or the causal mask when ``is_causal`` (built from the shapes, so that
+    it traces)."""
+    n_q, n_k = queries.shape[-2], keys.shape[-2]
+    if is_causal:
+        if mask is not None:
+            raise ValueError("pass either mask or is_causal=True, not both (as in torch)")
+        check_causal_lengths("is_causal", n_q, n_k)
+        return causal_mask(n_q, device=queries.device)
+    scores_shape = (*queries.shape[:-1], n_k)
+    return check_mask(mask, scores_shape, dtype=queries.dtype, device=queries.device, always=always)
 
 
 def attention_dropout(
@@ -226,7 +258,12 @@ def attention_dropout(
 
     Shapes: ``weights (..., n_q, n_k)`` -> ``(..., n_q, n_k)``.
     """
+    weights = check_finite("weights", check_floating("weights", weights))
     p = check_dropout(p, name="dropout_p")
+    return _dropout(weights, p, generator)
+
+
+def _dropout(weights: Tensor, p: float, generator: torch.Generator | None) -> Tensor:
     if p == 0.0:
         return weights
     keep = torch.rand(weights.shape, generator=generator, device=weights.device) >= p
@@ -255,8 +292,12 @@ def scaled_dot_product_attention(
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
     -> ``(..., n_q, d_v)``.
     """
-    steps = attention_steps(queries, keys, values, mask=mask, scale=scale, is_causal=is_causal)
-    if dropout_p == 0.0:
-        return steps.context
-    weights = attention_dropout(steps.weights, dropout_p, generator=generator)
-    return weights @ steps.values
+    queries, keys = check_queries_keys(queries, keys)
+    values = check_values(values, keys)
+    scale = check_scale(scale)
+    mask = _check_mask_or_causal(mask, check_bool("is_causal", is_causal), queries, keys)
+    dropout_p = check_dropout(dropout_p, name="dropout_p")
+    scores = _mask(_scores(queries, keys, scale), mask)  # (..., n_q, n_k)
+    # Only a mask can block a whole row (a causal one never does: query i sees key i).
+    weights = _softmax(scores) if mask is not None and not is_causal else torch.softmax(scores, dim=-1)
+    return _dropout(weights.to(values.dtype), dropout_p, generator) @ values  # (..., n_q, d_v)

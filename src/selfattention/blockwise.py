@@ -10,7 +10,6 @@ FlashAttention, written in plain PyTorch).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,11 +17,13 @@ import torch
 from torch import Tensor
 
 from selfattention._checks import (
+    check_bool,
     check_causal_lengths,
     check_positive_int,
     check_queries_keys,
     check_scale,
     check_values,
+    default_scale,
 )
 
 __all__ = ["OnlineSoftmaxState", "blockwise_attention", "blockwise_attention_steps"]
@@ -73,12 +74,25 @@ class OnlineSoftmaxState:
         )
 
 
-def _check(queries: Tensor, keys: Tensor, values: Tensor, block_size: int, causal: bool) -> None:
-    queries, keys = check_queries_keys(queries, keys)
-    check_values(values, keys)
-    check_positive_int("block_size", block_size)
+def _check(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    block_size: object,
+    causal: object,
+    scale: object,
+    *,
+    always: bool = False,
+) -> tuple[int, bool, float]:
+    """Check the arguments (value scans only with ``always`` or `selfattention.checks`) and
+    return ``block_size``, ``causal`` and the scale to use."""
+    queries, keys = check_queries_keys(queries, keys, always=always)
+    check_values(values, keys, always=always)
+    block_size = check_positive_int("block_size", block_size)
+    causal = check_bool("causal", causal)
     if causal:
         check_causal_lengths("causal", queries.shape[-2], keys.shape[-2])
+    return block_size, causal, default_scale(check_scale(scale), queries.shape[-1])
 
 
 def _key_blocks(
@@ -123,8 +137,7 @@ def blockwise_attention_steps(
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
     -> one `OnlineSoftmaxState` per block of ``block_size`` keys.
     """
-    _check(queries, keys, values, block_size, causal=False)
-    scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])
+    block_size, _, scale = _check(queries, keys, values, block_size, False, scale, always=True)
     return list(_key_blocks(queries, keys, values, block_size=block_size, scale=scale, causal=False))
 
 
@@ -150,8 +163,7 @@ def blockwise_attention(
     Shapes: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``, ``values (..., n_k, d_v)``
     -> ``(..., n_q, d_v)``.
     """
-    _check(queries, keys, values, block_size, causal)
-    scale = check_scale(scale) or 1.0 / math.sqrt(queries.shape[-1])
+    block_size, causal, scale = _check(queries, keys, values, block_size, causal, scale)
     outputs = []
     for q_start in range(0, queries.shape[-2], block_size):
         query_block = queries[..., q_start : q_start + block_size, :]  # (..., bq, d_k)

@@ -7,11 +7,10 @@ gives them a weight of exactly 0; see `selfattention.causal_mask`.
 
 from __future__ import annotations
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from selfattention._checks import check_dropout, check_mask
-from selfattention.attention import scaled_dot_product_attention
+from selfattention._checks import check_dropout
 from selfattention.masks import causal_and
 from selfattention.trainable import SelfAttention
 
@@ -32,6 +31,8 @@ class CausalSelfAttention(SelfAttention):
     ``forward(inputs, mask=None)`` combines the causal mask with an optional boolean ``mask``
     (``True`` = may attend, e.g. to ignore padding), broadcastable to
     ``(..., seq_len, seq_len)``. A query left with no key to attend to gets a zero output.
+    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention`` (with
+    ``is_causal=True`` when there is no other mask).
 
     Shapes: ``forward(inputs (..., seq_len, d_in)) -> (..., seq_len, d_out)``.
     """
@@ -50,17 +51,16 @@ class CausalSelfAttention(SelfAttention):
 
     def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
         queries, keys, values = self.project(inputs)  # each (..., seq_len, d_out)
-        seq_len = inputs.shape[-2]
-        if mask is not None:
-            mask = check_mask(mask, torch.Size((*inputs.shape[:-1], seq_len)))
-        return scaled_dot_product_attention(
-            queries,
-            keys,
-            values,
-            mask=causal_and(mask, seq_len, device=inputs.device),
-            scale=self.scale,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
+        mask = self._check_mask(inputs, mask)
+        dropout_p = self.dropout if self.training else 0.0
+        if mask is None:
+            return F.scaled_dot_product_attention(
+                queries, keys, values, dropout_p=dropout_p, is_causal=True, scale=self.scale
+            )  # (..., seq_len, d_out)
+        mask = causal_and(mask, inputs.shape[-2], device=inputs.device)  # (..., seq_len, seq_len)
+        return F.scaled_dot_product_attention(
+            queries, keys, values, attn_mask=mask, dropout_p=dropout_p, scale=self.scale
+        )  # (..., seq_len, d_out)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, dropout={self.dropout}"

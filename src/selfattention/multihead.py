@@ -10,17 +10,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfattention._checks import (
+    check_bool,
     check_dropout,
     check_mask,
     check_module_inputs,
     check_positive_int,
 )
-from selfattention.attention import AttentionSteps, attention_steps, scaled_dot_product_attention
-from selfattention.masks import causal_and
+from selfattention.attention import AttentionSteps, attention_steps
+from selfattention.masks import causal_and, causal_mask
 
 __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
 
@@ -61,6 +62,10 @@ class MultiHeadAttention(nn.Module):
     ``(..., 1 or num_heads, seq_len, seq_len)``; with ``causal=True`` it is combined with
     the causal mask.
 
+    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention`` (flash or
+    memory-efficient kernels where the device has them) and checks only metadata; ``steps``
+    computes the same thing explicitly, one tensor at a time.
+
     Shapes: ``forward(inputs (..., seq_len, d_in)) -> (..., seq_len, d_out)``.
     """
 
@@ -87,7 +92,7 @@ class MultiHeadAttention(nn.Module):
         self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
         self.head_dim = d_out // num_heads
         self.dropout = check_dropout(dropout)
-        self.causal = bool(causal)
+        self.causal = check_bool("causal", causal)
         self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_value = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -103,37 +108,52 @@ class MultiHeadAttention(nn.Module):
         *batch, _, seq_len, _ = context.shape
         return context.transpose(-3, -2).reshape(*batch, seq_len, self.d_out)
 
-    def _heads_and_mask(
-        self, inputs: Tensor, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        inputs = check_module_inputs(inputs, self.d_in)
+    def check(self, inputs: Tensor, mask: Tensor | None) -> tuple[Tensor | None, bool]:
+        """Check ``inputs`` and ``mask`` (metadata only) and return the ``attn_mask`` and
+        ``is_causal`` arguments of ``F.scaled_dot_product_attention``: with ``causal=True``,
+        ``(None, True)`` without a mask, or the mask combined with the causal mask.
+
+        Shapes: ``inputs (..., seq_len, d_in)``, ``mask (seq_len, seq_len)`` or
+        ``(..., 1 or num_heads, seq_len, seq_len)`` -> a mask broadcastable to
+        ``(..., num_heads, seq_len, seq_len)``, or ``None``.
+        """
+        inputs = check_module_inputs(inputs, self.d_in, self.w_query.weight)
         *batch, seq_len, _ = inputs.shape
-        scores_shape = torch.Size((*batch, self.num_heads, seq_len, seq_len))
         if mask is not None:
-            mask = check_mask(mask, scores_shape)
+            scores_shape = (*batch, self.num_heads, seq_len, seq_len)
+            mask = check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device)
             if mask.dim() > 2 and mask.dim() != len(scores_shape):
                 raise ValueError(
                     f"a mask with batch dimensions must have a head dimension too: expected "
                     f"shape (..., 1 or {self.num_heads}, {seq_len}, {seq_len}) for inputs of "
                     f"shape {tuple(inputs.shape)}, got {tuple(mask.shape)}"
                 )
-        if self.causal:
-            mask = causal_and(mask, seq_len, device=inputs.device)
+        if not self.causal:
+            return mask, False
+        if mask is None:
+            return None, True
+        return causal_and(mask, seq_len, device=inputs.device), False
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        mask, is_causal = self.check(inputs, mask)
         queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
         keys = self.split_heads(self.w_key(inputs))  # (..., num_heads, seq_len, head_dim)
         values = self.split_heads(self.w_value(inputs))  # (..., num_heads, seq_len, head_dim)
-        return queries, keys, values, mask
-
-    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
-        queries, keys, values, mask = self._heads_and_mask(inputs, mask)
-        context = scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
-            queries, keys, values, mask=mask, dropout_p=self.dropout if self.training else 0.0
-        )
+        context = F.scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
+            queries, keys, values, attn_mask=mask, is_causal=is_causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # fmt: skip
         return self.out_proj(self.merge_heads(context))  # (..., seq_len, d_out)
 
     def steps(self, inputs: Tensor, mask: Tensor | None = None) -> MultiHeadSteps:
-        """The forward pass without dropout, keeping every intermediate tensor."""
-        queries, keys, values, mask = self._heads_and_mask(inputs, mask)
+        """The forward pass without dropout, computed explicitly and keeping every
+        intermediate tensor (and checking the values for NaN and infinity)."""
+        mask, is_causal = self.check(inputs, mask)
+        if is_causal:
+            mask = causal_mask(inputs.shape[-2], device=inputs.device)
+        queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
+        keys = self.split_heads(self.w_key(inputs))  # (..., num_heads, seq_len, head_dim)
+        values = self.split_heads(self.w_value(inputs))  # (..., num_heads, seq_len, head_dim)
         steps = attention_steps(queries, keys, values, mask=mask)
         concatenated = self.merge_heads(steps.context)
         per_head = {field.name: getattr(steps, field.name) for field in fields(steps)}

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfattention._checks import (
     check_finite,
     check_floating,
+    check_mask,
     check_module_inputs,
     check_positive_int,
     check_scale,
@@ -42,12 +44,23 @@ def self_attention_steps(
     ``w_value (d_in, d_v)`` -> `selfattention.AttentionSteps` with ``queries`` and
     ``keys (..., seq_len, d_k)``, ``values (..., seq_len, d_v)``, ``scores`` and ``weights
     (..., seq_len, seq_len)``, ``context (..., seq_len, d_v)``.
+
+    A helper for reading the computation: it always checks its inputs and weights for NaN and
+    infinity (see `selfattention.checks`).
     """
-    inputs = check_finite("inputs", check_floating("inputs", inputs))
+    queries, keys, values = _project(inputs, w_query, w_key, w_value, always=True)
+    return attention_steps(queries, keys, values, mask=mask, scale=scale)
+
+
+def _project(
+    inputs: object, w_query: object, w_key: object, w_value: object, *, always: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Checked queries, keys and values: ``inputs @ w`` for each weight matrix."""
+    inputs = check_finite("inputs", check_floating("inputs", inputs), always=always)
     d_in = inputs.shape[-1]
-    w_query = check_weight("w_query", w_query, d_in=d_in, dtype=inputs.dtype)
-    w_key = check_weight("w_key", w_key, d_in=d_in, dtype=inputs.dtype)
-    w_value = check_weight("w_value", w_value, d_in=d_in, dtype=inputs.dtype)
+    w_query = check_weight("w_query", w_query, d_in=d_in, dtype=inputs.dtype, always=always)
+    w_key = check_weight("w_key", w_key, d_in=d_in, dtype=inputs.dtype, always=always)
+    w_value = check_weight("w_value", w_value, d_in=d_in, dtype=inputs.dtype, always=always)
     if w_query.shape[1] != w_key.shape[1]:
         raise ValueError(
             f"w_query and w_key must project to the same width d_k: w_query has shape "
@@ -56,7 +69,7 @@ def self_attention_steps(
     queries = inputs @ w_query  # (..., seq_len, d_k)
     keys = inputs @ w_key  # (..., seq_len, d_k)
     values = inputs @ w_value  # (..., seq_len, d_v)
-    return attention_steps(queries, keys, values, mask=mask, scale=scale)
+    return queries, keys, values
 
 
 def self_attention(
@@ -85,7 +98,8 @@ def self_attention(
         tensor([[0.7311, 0.2689],
                 [0.2689, 0.7311]])
     """
-    return self_attention_steps(inputs, w_query, w_key, w_value, scale=scale, mask=mask).context
+    queries, keys, values = _project(inputs, w_query, w_key, w_value)
+    return scaled_dot_product_attention(queries, keys, values, mask=mask, scale=scale)
 
 
 class SelfAttention(nn.Module):
@@ -101,6 +115,10 @@ class SelfAttention(nn.Module):
         d_out: width of the queries, keys, values and outputs.
         qkv_bias: give the three projections a bias.
         scale: multiplies the scores; ``None`` means ``1 / sqrt(d_out)``.
+
+    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention``; ``mask`` is
+    boolean (``True`` = may attend) or floating (added to the scores, of the inputs' dtype),
+    broadcastable to ``(..., seq_len, seq_len)``.
 
     Shapes: ``forward(inputs (..., seq_len, d_in), mask=None) -> (..., seq_len, d_out)``.
     """
@@ -123,12 +141,18 @@ class SelfAttention(nn.Module):
 
         Shapes: ``(..., seq_len, d_in)`` -> three ``(..., seq_len, d_out)`` tensors.
         """
-        inputs = check_module_inputs(inputs, self.d_in)
+        inputs = check_module_inputs(inputs, self.d_in, self.w_query.weight)
         return self.w_query(inputs), self.w_key(inputs), self.w_value(inputs)
+
+    def _check_mask(self, inputs: Tensor, mask: object) -> Tensor | None:
+        """``mask``, checked against the scores ``(..., seq_len, seq_len)`` of ``inputs``."""
+        scores_shape = (*inputs.shape[:-1], inputs.shape[-2])
+        return check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device)
 
     def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
         queries, keys, values = self.project(inputs)  # each (..., seq_len, d_out)
-        return scaled_dot_product_attention(queries, keys, values, mask=mask, scale=self.scale)
+        mask = self._check_mask(inputs, mask)
+        return F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=self.scale)
 
     def extra_repr(self) -> str:
         return f"d_in={self.d_in}, d_out={self.d_out}, scale={self.scale:.4g}"

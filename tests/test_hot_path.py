@@ -1,0 +1,205 @@
+"""The hot path reads no tensor values: no host synchronisation, no graph break, exportable.
+
+Every public function and module ``forward`` is run (with the value checks in their default
+mode, off) under a dispatch mode that counts ``aten._local_scalar_dense``, the operation behind
+``.item()``, ``bool(tensor)`` and ``.tolist()``: each is a host synchronisation, a stall on a
+GPU. Then each is compiled with ``torch.compile(fullgraph=True)`` (which fails at the first
+graph break; the ``eager`` backend needs no compiler) and the modules are exported with
+``torch.export.export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import selfattention as sa
+from selfattention import (
+    CausalSelfAttention,
+    MultiHeadAttention,
+    SelfAttention,
+    checks,
+    checks_enabled,
+)
+
+
+class CountSyncs(TorchDispatchMode):
+    """Counts the ATen operations that read a tensor's value back to the host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.syncs = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.syncs += 1
+        return func(*args, **(kwargs or {}))
+
+
+def randn(*shape: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def modules() -> dict[str, tuple[torch.nn.Module, dict[str, torch.Tensor]]]:
+    torch.manual_seed(0)
+    allowed = torch.tensor([False, True, True, True, True]).expand(5, 5)  # query-independent padding
+    return {
+        "MultiHeadAttention": (MultiHeadAttention(8, 8, 2).eval(), {}),
+        "MultiHeadAttention mask": (MultiHeadAttention(8, 8, 2).eval(), {"mask": allowed}),
+        "MultiHeadAttention causal": (MultiHeadAttention(8, 8, 2, causal=True).eval(), {}),
+        "MultiHeadAttention causal mask": (MultiHeadAttention(8, 8, 2, causal=True).eval(), {"mask": allowed}),
+        "MultiHeadAttention training": (MultiHeadAttention(8, 8, 2, dropout=0.1).train(), {}),
+        "SelfAttention": (SelfAttention(8, 4).eval(), {}),
+        "SelfAttention float mask": (SelfAttention(8, 4).eval(), {"mask": torch.zeros(5, 5)}),
+        "CausalSelfAttention": (CausalSelfAttention(8, 4).eval(), {}),
+        "CausalSelfAttention mask": (CausalSelfAttention(8, 4).eval(), {"mask": allowed}),
+        "CausalSelfAttention training": (CausalSelfAttention(8, 4, dropout=0.1).train(), {}),
+    }
+
+
+def functions() -> dict[str, tuple[Callable[..., object], tuple[object, ...]]]:
+    q, k, v = randn(2, 5, 4, seed=1), randn(2, 5, 4, seed=2), randn(2, 5, 4, seed=3)
+    x, w = randn(2, 5, 8, seed=4), randn(8, 4, seed=5)
+    scores, weights = randn(2, 5, 5, seed=6), torch.softmax(randn(2, 5, 5, seed=7), dim=-1)
+    allowed = torch.tensor([False, True, True, True, True]).expand(5, 5)
+    additive = torch.zeros(5, 5).masked_fill(~allowed, float("-inf"))
+    return {
+        "attention_scores": (lambda q, k: sa.attention_scores(q, k), (q, k)),
+        "attention_scores scale": (lambda q, k: sa.attention_scores(q, k, scale=0.5), (q, k)),
+        "mask_scores bool": (sa.mask_scores, (scores, allowed)),
+        "mask_scores float": (sa.mask_scores, (scores, additive)),
+        "attention_weights": (lambda s, m: sa.attention_weights(s, mask=m), (scores, allowed)),
+        "attention_context": (sa.attention_context, (weights, v)),
+        "weighted_values": (sa.weighted_values, (weights, v)),
+        "attention_dropout": (lambda w: sa.attention_dropout(w, 0.2), (weights,)),
+        "scaled_dot_product_attention": (sa.scaled_dot_product_attention, (q, k, v)),
+        "scaled_dot_product_attention mask": (lambda q, k, v, m: sa.scaled_dot_product_attention(q, k, v, mask=m), (q, k, v, allowed)),
+        "scaled_dot_product_attention causal": (lambda q, k, v: sa.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v)),
+        "scaled_dot_product_attention dropout": (lambda q, k, v: sa.scaled_dot_product_attention(q, k, v, dropout_p=0.1), (q, k, v)),
+        "blockwise_attention": (lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2), (q, k, v)),
+        "blockwise_attention causal": (lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2, causal=True), (q, k, v)),
+        "causal_mask": (lambda x: sa.causal_mask(x.shape[-2]), (x,)),
+        "causal_and": (lambda m: sa.causal_and(m, m.shape[-1]), (allowed,)),
+        "simplified_self_attention": (sa.simplified_self_attention, (x,)),
+        "self_attention": (lambda x, w: sa.self_attention(x, w, w, w), (x, w)),
+        "to_torch_attn_mask": (sa.to_torch_attn_mask, (allowed,)),
+    }  # fmt: skip
+
+
+MODULES = sorted(modules())
+FUNCTIONS = sorted(functions())
+
+
+def test_checks_are_off_by_default_and_restored():
+    assert not checks_enabled()
+    with checks():
+        assert checks_enabled()
+        with checks(enabled=False):
+            assert not checks_enabled()
+        assert checks_enabled()
+    assert not checks_enabled()
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_forward_reads_no_value(name):
+    module, kwargs = modules()[name]
+    inputs = randn(2, 5, 8)
+    with CountSyncs() as counter:
+        module(inputs, **kwargs)
+    assert counter.syncs == 0
+    with checks(), CountSyncs() as checked:
+        module(inputs, **kwargs)
+    assert checked.syncs > 0  # the counter sees the scans that checks() switches on
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_reads_no_value(name):
+    function, args = functions()[name]
+    with CountSyncs() as counter:
+        function(*args)
+    assert counter.syncs == 0
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_compiles_without_graph_break(name):
+    module, kwargs = modules()[name]
+    inputs = randn(2, 5, 8)
+    compiled = torch.compile(module, fullgraph=True, backend="eager", dynamic=False)
+    torch.manual_seed(0)
+    expected = module(inputs, **kwargs)
+    torch.manual_seed(0)
+    result = compiled(inputs, **kwargs)
+    if module.training:
+        assert result.shape == expected.shape  # dropout: different draws inside the graph
+    else:
+        torch.testing.assert_close(result, expected)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_compiles_without_graph_break(name):
+    function, args = functions()[name]
+    torch._dynamo.reset()
+    result = torch.compile(function, fullgraph=True, backend="eager", dynamic=False)(*args)
+    if "dropout" not in name:
+        torch.testing.assert_close(result, function(*args))
+
+
+@pytest.mark.parametrize("step", ["attention_steps", "self_attention_steps", "MultiHeadAttention.steps"])
+def test_step_helpers_compile_too_and_skip_their_scans_while_tracing(step):
+    q, x, w = randn(2, 5, 4), randn(2, 5, 8), randn(8, 4)
+    module = MultiHeadAttention(8, 8, 2, causal=True)
+    call = {
+        "attention_steps": lambda: sa.attention_steps(q, q, q, is_causal=True).context,
+        "self_attention_steps": lambda: sa.self_attention_steps(x, w, w, w).context,
+        "MultiHeadAttention.steps": lambda: module.steps(x).output,
+    }[step]
+    torch.manual_seed(0)
+    expected = call()
+    torch.manual_seed(0)
+    torch.testing.assert_close(torch.compile(call, fullgraph=True, backend="eager")(), expected)
+
+
+def test_causal_length_traces_as_a_dynamic_size():
+    """The causal mask is built from the traced shape: one graph serves every length."""
+    function = torch.compile(
+        lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True), fullgraph=True, backend="eager", dynamic=True
+    )
+    for seq_len in (3, 7):
+        q = randn(2, seq_len, 4)
+        torch.testing.assert_close(function(q), torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True))
+
+
+@pytest.mark.parametrize("name", ["MultiHeadAttention", "MultiHeadAttention causal", "MultiHeadAttention causal mask",
+                                  "SelfAttention float mask", "CausalSelfAttention", "CausalSelfAttention mask"])  # fmt: skip
+def test_module_exports(name):
+    module, kwargs = modules()[name]
+    inputs = randn(2, 5, 8)
+    exported = torch.export.export(module, (inputs,), kwargs)
+    torch.testing.assert_close(exported.module()(inputs, **kwargs), module(inputs, **kwargs))
+
+
+@pytest.mark.parametrize("module", [MultiHeadAttention(8, 8, 2, causal=True).eval(), CausalSelfAttention(8, 4).eval()],
+                         ids=["MultiHeadAttention", "CausalSelfAttention"])  # fmt: skip
+def test_causal_modules_export_with_a_dynamic_length(module):
+    seq_len = torch.export.Dim("seq_len", min=2, max=64)
+    exported = torch.export.export(module, (randn(2, 5, 8),), dynamic_shapes={"inputs": {1: seq_len}})
+    inputs = randn(2, 9, 8, seed=3)
+    torch.testing.assert_close(exported.module()(inputs), module(inputs))
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
+def test_causal_paths_trace_with_torch_jit_for_another_length():
+    """torch.jit.trace (deprecated) records shapes as tensors: the causal mask is built from
+    them. The metadata checks run once, on the example inputs, as torch warns."""
+    module = MultiHeadAttention(8, 8, 2, causal=True).eval()
+    traced = [
+        (torch.jit.trace(module, (randn(2, 5, 8),)), module),
+        (torch.jit.trace(lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True), (randn(2, 5, 8),)),
+         lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True)),
+    ]  # fmt: skip
+    inputs = randn(2, 7, 8, seed=1)
+    for function, reference in traced:
+        torch.testing.assert_close(function(inputs), reference(inputs))
