@@ -84,7 +84,7 @@ class Panel:
     def cell_width(self) -> float:
         """Width of one cell, in cells: wider for long numbers such as ``−0.15``."""
         longest = max(len(text) for row in self.labels for text in row)
-        return max(1.0, 0.21 * longest + 0.15)
+        return max(1.0, 0.24 * longest + 0.1)
 
     @property
     def width(self) -> float:
@@ -103,7 +103,7 @@ class Operator:
 
     @property
     def width(self) -> float:
-        return max(0.8, 0.22 * len(self.text) + 0.3)
+        return max(0.8, 0.27 * len(self.text) + 0.3)
 
 
 Item = Union[Panel, Operator]
@@ -174,7 +174,7 @@ def draw_diagram(diagram: Diagram, *, theme: str = "light") -> Figure:
     axes.set_ylim(height, 0)  # y grows downwards, like the rows of a matrix
     axes.set_axis_off()
     if diagram.title:
-        axes.text(width / 2, 0.35, diagram.title, ha="center", va="center", fontsize=12,
+        axes.text(width / 2, 0.35, diagram.title, ha="center", va="center", fontsize=14,
                   color=colours["text"], fontweight="bold")  # fmt: skip
     top = title_height
     for row, rows_height in zip(diagram.rows, heights):
@@ -182,7 +182,7 @@ def draw_diagram(diagram: Diagram, *, theme: str = "light") -> Figure:
         middle = top + label_height + rows_height / 2
         for item in row:
             if isinstance(item, Operator):
-                axes.text(x + item.width / 2, middle, item.text, ha="center", va="center", fontsize=13,
+                axes.text(x + item.width / 2, middle, item.text, ha="center", va="center", fontsize=15,
                           color=colours["muted"])  # fmt: skip
                 x += item.width + 0.35
                 continue
@@ -201,13 +201,13 @@ def draw_diagram(diagram: Diagram, *, theme: str = "light") -> Figure:
                         alpha = 0.0
                     axes.add_patch(Rectangle((x + j * cell, y0 + i), cell, 1, facecolor=colour, alpha=alpha, linewidth=0))
                     axes.text(x + (j + 0.5) * cell, y0 + i + 0.5, labels[i][j], ha="center",
-                              va="center", fontsize=9.5, color=colours["text"])  # fmt: skip
+                              va="center", fontsize=12.5, color=colours["text"])  # fmt: skip
             axes.add_patch(Rectangle((x, y0), item.width, n_rows, fill=False, edgecolor=line, linewidth=1.6))
             for column in item.split:
                 axes.plot([x + column * cell, x + column * cell], [y0 - 0.15, y0 + n_rows + 0.15], color=colours["text"], linewidth=1.6)
-            axes.text(x + item.width / 2, y0 - 0.35, item.name, ha="center", va="bottom", fontsize=11, color=line,
+            axes.text(x + item.width / 2, y0 - 0.35, item.name, ha="center", va="bottom", fontsize=13, color=line,
                       fontweight="bold")  # fmt: skip
-            axes.text(x + item.width / 2, y0 + n_rows + 0.15, item.shape_label, ha="center", va="top", fontsize=9,
+            axes.text(x + item.width / 2, y0 + n_rows + 0.15, item.shape_label, ha="center", va="top", fontsize=11,
                       color=colours["muted"])  # fmt: skip
             x += item.width + 0.35
         top += rows_height + label_height + shape_height + row_gap
