@@ -80,9 +80,9 @@ def test_trained_maps_are_drawn_from_the_pages_model(hook):
     assert torch.equal(hook.trained_weights(1), weights[1, induction_head])
     positions = torch.arange(24)
     # What the page says the maps show: the previous token at queries 1 to 20 (where a first copy
-    # can lie), and from the second copy on (queries 13 to 18), the key offset - 1 = 9 back.
+    # can lie), and from the second copy on (queries 13 to 19), the key offset - 1 = 9 back.
     assert torch.equal(hook.trained_weights(0).argmax(-1)[1:21], positions[0:20])
-    assert torch.equal(hook.trained_weights(1).argmax(-1)[13:19], positions[13:19] - 9)
+    assert torch.equal(hook.trained_weights(1).argmax(-1)[13:20], positions[13:20] - 9)
     untrained = hook.untrained_weights()
     assert untrained[4:].max() < 0.5 and not torch.equal(untrained, hook.trained_weights(0))
     for name in ("trained-previous", "trained-induction", "untrained-previous"):

@@ -84,7 +84,7 @@ class Panel:
     def cell_width(self) -> float:
         """Width of one cell, in cells: wider for long numbers such as ``−0.15``."""
         longest = max(len(text) for row in self.labels for text in row)
-        return max(1.0, 0.24 * longest + 0.1)
+        return max(1.0, 0.26 * longest + 0.1)
 
     @property
     def width(self) -> float:
@@ -92,7 +92,7 @@ class Panel:
 
     @property
     def shape_label(self) -> str:
-        return "(" + ", ".join(str(size) for size in self.values.shape) + ")"
+        return str(tuple(self.values.shape))
 
 
 @dataclass(frozen=True)
