@@ -1,14 +1,15 @@
 """A tiny attention-only model trained on an induction task, small enough to train on a CPU in
 seconds, whose right attention pattern is known in advance.
 
-The task: each sequence is a random segment of ``period`` distinct tokens repeated until the
-sequence is full, with ``period`` drawn anew for every sequence. From the second copy on, the next
-token is predictable: it is the token that followed the current token the last time it appeared.
-A 2-layer attention-only transformer solves it with an *induction circuit*: a head of layer 1
-attends to the previous token (so each position learns which token came before it), and a head of
-layer 2 attends, from the current token, to the position right after its earlier occurrence and
-copies that token. Because the period varies, no fixed positional offset works: the model has to
-look the token up.
+The task (`InductionTask`, `induction_batch`): each sequence holds a segment of distinct tokens
+twice, among filler tokens that are not in the segment; the segment's length, its position and
+the offset between the two copies are drawn anew for every sequence. Inside the second copy the
+next token is predictable: it is the token that followed the current token in the first copy.
+A 2-layer attention-only transformer (`InductionModel`) solves it with an *induction circuit*: a
+head of layer 1 attends to the previous token (so each position learns which token came before
+it), and a head of layer 2 attends, from the current token, to the position right after its
+earlier occurrence and copies that token. Because the offset varies, no fixed positional offset
+works: the model has to look the token up. Explained on the page "A trained model".
 """
 
 from __future__ import annotations
