@@ -3,23 +3,31 @@
 Each map is computed here with ``selfattention`` and drawn with ``plot_attention`` twice, for
 Material's light and dark schemes, as SVG files added to the site under
 ``images/attention-maps/``; pages show them with ``#only-light`` / ``#only-dark``. Nothing is
-drawn by hand or committed. ``tests/test_attention_maps.py`` checks the weights behind each map.
+drawn by hand or committed. The maps of docs/trained.md come from the model that page trains,
+trained here with the same function and seed. ``tests/test_attention_maps.py`` checks the weights behind each map.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 from mkdocs.structure.files import File, Files
 
-from selfattention import (
-    MultiHeadAttention,
-    attention_weights,
-    causal_mask,
-    plot_attention,
-)
+from selfattention import attention_weights, causal_mask, plot_attention
 from selfattention.plotting import svg_bytes
+from selfattention.toy import (
+    InductionModel,
+    InductionTask,
+    attention_maps,
+    head_scores,
+    induction_batch,
+    induction_model,
+    induction_targets,
+    previous_token_targets,
+    train_induction_model,
+)
 
 TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 INPUTS = torch.tensor(
@@ -42,34 +50,62 @@ def journey_causal_weights() -> torch.Tensor:
     return attention_weights(INPUTS @ INPUTS.T, mask=causal_mask(len(TOKENS)))
 
 
-def multihead_example() -> MultiHeadAttention:
-    """A two-head module (d_in=3, d_out=4) with seeded random weights of standard deviation 2,
-    large enough for the two heads to differ visibly (see docs/attention-maps.md)."""
-    torch.manual_seed(123)
-    attention = MultiHeadAttention(d_in=3, d_out=4, num_heads=2).eval()
-    with torch.no_grad():
-        for parameter in attention.parameters():
-            torch.nn.init.normal_(parameter, std=2.0)
-    return attention
+# The trained model of docs/trained.md: the same task, seed and example sequence as the page.
+# train_induction_model keeps the trained weights for the rest of the process, so a build
+# (or a `mkdocs serve` session) trains once.
+TASK = InductionTask()
+EXAMPLE = induction_batch(TASK, 1, torch.Generator().manual_seed(1))
+HELD_OUT_SEED = 2
 
 
-def head_weights() -> torch.Tensor:
-    """(num_heads, 6, 6): the weights of each head of ``multihead_example`` on the inputs."""
-    with torch.no_grad():
-        return multihead_example().steps(INPUTS).weights
+def trained_model() -> InductionModel:
+    return train_induction_model(TASK, seed=0)
 
 
-MAPS: dict[str, tuple[Callable[[], torch.Tensor], str]] = {
-    "journey": (journey_weights, "Simplified self-attention"),
-    "journey-causal": (journey_causal_weights, "Causal: no look-ahead"),
-    "head-1": (lambda: head_weights()[0], "Head 1 of 2"),
-    "head-2": (lambda: head_weights()[1], "Head 2 of 2"),
+def untrained_model() -> InductionModel:
+    return induction_model(TASK, seed=0)
+
+
+@functools.cache
+def trained_heads() -> tuple[int, int]:
+    """(previous-token head of layer 1, induction head of layer 2), chosen as the page does."""
+    held_out = induction_batch(TASK, 2000, torch.Generator().manual_seed(HELD_OUT_SEED))
+    weights = attention_maps(trained_model(), held_out.tokens)
+    previous = head_scores(weights[0], previous_token_targets(held_out), held_out.first_copy)
+    induction = head_scores(weights[1], induction_targets(held_out), held_out.predictable)
+    return previous.index(max(previous)), induction.index(max(induction))
+
+
+def trained_weights(layer: int) -> torch.Tensor:
+    """(seq_len, seq_len): the page's head of ``layer`` of the trained model on the example."""
+    return attention_maps(trained_model(), EXAMPLE.tokens)[layer, 0, trained_heads()[layer]]
+
+
+def untrained_weights() -> torch.Tensor:
+    """(seq_len, seq_len): the same layer-1 head before training, on the example."""
+    return attention_maps(untrained_model(), EXAMPLE.tokens)[0, 0, trained_heads()[0]]
+
+
+# name: (weights, title, plot_attention options). Maps that are compared share one scale, 0 to 1.
+ON_ONE_SCALE = {"annotate": False, "vmin": 0.0, "vmax": 1.0}
+MAPS: dict[str, tuple[Callable[[], torch.Tensor], str, dict[str, object]]] = {
+    "journey": (journey_weights, "Simplified self-attention", {}),
+    "journey-causal": (journey_causal_weights, "Causal: no look-ahead", {}),
+    "trained-previous": (lambda: trained_weights(0), "Trained, layer 1: previous token", ON_ONE_SCALE),
+    "trained-induction": (lambda: trained_weights(1), "Trained, layer 2: induction", ON_ONE_SCALE),
+    "untrained-previous": (untrained_weights, "Untrained, layer 1: no pattern", ON_ONE_SCALE),
 }
 
 
+def tokens_for(name: str) -> list[str]:
+    if name.startswith(("trained", "untrained")):
+        return [str(token) for token in EXAMPLE.tokens[0].tolist()]
+    return TOKENS
+
+
 def render(name: str, theme: str) -> bytes:
-    compute, title = MAPS[name]
-    return svg_bytes(plot_attention(compute(), TOKENS, title=title, theme=theme))
+    compute, title, options = MAPS[name]
+    return svg_bytes(plot_attention(compute(), tokens_for(name), title=title, theme=theme, **options))
 
 
 def on_files(files: Files, config) -> Files:

@@ -1,18 +1,20 @@
 """The attention maps: the plotting helper, and the weights behind each map of the site."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import matplotlib
 import pytest
 import torch
 
-from selfattention import MultiHeadAttention, attention_weights, causal_mask, plot_attention
+from selfattention import attention_weights, causal_mask, plot_attention
 from tests.seeds import JOURNEY_INPUTS, JOURNEY_TOKENS, JOURNEY_WEIGHTS
 
 matplotlib.use("Agg")
 
 HOOK = Path(__file__).resolve().parent.parent / "hooks" / "attention_maps.py"
+DOCS = HOOK.parent.parent / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +55,53 @@ def test_the_sites_maps_show_the_documented_weights(hook):
     causal = hook.journey_causal_weights()
     assert torch.equal(causal, attention_weights(JOURNEY_INPUTS @ JOURNEY_INPUTS.T, mask=causal_mask(6)))
     assert torch.all(causal.triu(diagonal=1) == 0) and causal[0, 0] == 1
-    heads = hook.head_weights()
-    assert heads.shape == (2, 6, 6)
-    torch.testing.assert_close(heads.sum(-1), torch.ones(2, 6))
-    assert not torch.allclose(heads[0], heads[1], atol=0.05)  # the heads differ visibly
-    assert isinstance(hook.multihead_example(), MultiHeadAttention)
+
+
+def test_plot_takes_one_colour_scale_for_maps_that_are_compared():
+    image = plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS, vmin=0.0, vmax=1.0).axes[0].images[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, 1.0)
+    own = plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS).axes[0].images[0]
+    assert own.norm.vmax == pytest.approx(JOURNEY_WEIGHTS.max().item())
+    with pytest.raises(ValueError, match="vmin must be smaller than vmax, got vmin=1.0 and vmax=0.5"):
+        plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS, vmin=1.0, vmax=0.5)
+
+
+def test_trained_maps_are_drawn_from_the_pages_model(hook):
+    """The maps of docs/trained.md: the model trained with the page's task, seed and function,
+    its heads as the page finds them, on the page's example sequence, on one scale 0..1."""
+    from selfattention.toy import InductionTask, attention_maps, induction_batch, train_induction_model
+
+    task = InductionTask()
+    example = induction_batch(task, 1, torch.Generator().manual_seed(1))
+    assert hook.TASK == task and torch.equal(hook.EXAMPLE.tokens, example.tokens)
+    weights = attention_maps(train_induction_model(task, seed=0), example.tokens)[:, 0]
+    previous_head, induction_head = hook.trained_heads()
+    assert torch.equal(hook.trained_weights(0), weights[0, previous_head])
+    assert torch.equal(hook.trained_weights(1), weights[1, induction_head])
+    positions = torch.arange(24)
+    # What the page says the maps show: the previous token at queries 1 to 20 (where a first copy
+    # can lie), and from the second copy on (queries 13 to 19), the key offset - 1 = 9 back.
+    assert torch.equal(hook.trained_weights(0).argmax(-1)[1:21], positions[0:20])
+    assert torch.equal(hook.trained_weights(1).argmax(-1)[13:20], positions[13:20] - 9)
+    untrained = hook.untrained_weights()
+    assert untrained[4:].max() < 0.5 and not torch.equal(untrained, hook.trained_weights(0))
+    for name in ("trained-previous", "trained-induction", "untrained-previous"):
+        compute, _, options = hook.MAPS[name]
+        assert options["vmin"] == 0.0 and options["vmax"] == 1.0
+        torch.testing.assert_close(compute().sum(-1), torch.ones(24))
+        assert hook.tokens_for(name) == [str(token) for token in example.tokens[0].tolist()]
+
+
+def test_every_map_a_page_shows_is_generated_with_alt_text(hook):
+    shown = re.findall(r"!\[([^\]]*)\]\(images/attention-maps/([\w-]+)-(light|dark)\.svg#only-\3\)",
+                       "\n".join(page.read_text(encoding="utf-8") for page in DOCS.glob("*.md")))  # fmt: skip
+    assert {name for _, name, _ in shown} == set(hook.MAPS)
+    assert all(len(alt) > 20 for alt, _, _ in shown)
 
 
 def test_the_hook_renders_svg_for_both_themes(hook):
-    light, dark = hook.render("head-1", "light"), hook.render("head-1", "dark")
+    light, dark = hook.render("journey", "light"), hook.render("journey", "dark")
     assert light.startswith(b"<?xml") and b"<svg" in light and light != dark
-    assert hook.render("head-1", "light") == light  # identical on every build
+    assert hook.render("journey", "light") == light  # identical on every build
+    trained = hook.render("trained-induction", "dark")
+    assert trained.startswith(b"<?xml") and trained == hook.render("trained-induction", "dark")

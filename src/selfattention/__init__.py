@@ -25,6 +25,13 @@ from selfattention.multihead import MultiHeadAttention, MultiHeadSteps
 from selfattention.plotting import plot_attention
 from selfattention.scaling import SoftmaxSaturation, softmax_saturation
 from selfattention.simplified import simplified_self_attention
+from selfattention.toy import (
+    InductionBatch,
+    InductionModel,
+    InductionTask,
+    induction_batch,
+    train_induction_model,
+)
 from selfattention.trainable import SelfAttention, self_attention, self_attention_steps
 
 __version__ = "0.1.0"
@@ -32,6 +39,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AttentionSteps",
     "CausalSelfAttention",
+    "InductionBatch",
+    "InductionModel",
+    "InductionTask",
     "MultiHeadAttention",
     "MultiHeadSteps",
     "OnlineSoftmaxState",
@@ -49,6 +59,7 @@ __all__ = [
     "checks",
     "checks_enabled",
     "from_torch_multihead",
+    "induction_batch",
     "mask_scores",
     "plot_attention",
     "scaled_dot_product_attention",
@@ -59,5 +70,6 @@ __all__ = [
     "softmax_saturation",
     "to_torch_attn_mask",
     "to_torch_multihead",
+    "train_induction_model",
     "weighted_values",
 ]

@@ -32,12 +32,16 @@ def plot_attention(
     title: str | None = None,
     theme: str = "light",
     annotate: bool = True,
+    vmin: float = 0.0,
+    vmax: float | None = None,
 ) -> Figure:
     """Draw attention weights as a labelled heatmap.
 
     Row ``i`` is query ``i`` (the token that attends), column ``j`` is key ``j`` (the token
     attended to); each cell shows the weight. The background is transparent; ``theme`` picks
-    text colours for a light or a dark page.
+    text colours for a light or a dark page. The colours run from ``vmin`` to ``vmax``
+(default: the largest weight); give maps that are compared one scale, e.g. ``vmax=1.0``. Long
+sequences get smaller cells and labels, so that the figure stays readable on a phone.
 
     Shapes: ``weights (n_q, n_k)``, ``tokens`` of length ``n_k`` (and ``query_tokens`` of
     length ``n_q``, default ``tokens``) -> a matplotlib ``Figure``.
@@ -61,17 +65,22 @@ def plot_attention(
         raise ValueError(f"theme must be one of {sorted(_THEMES)}, got {theme!r}")
     colours = _THEMES[theme]
 
+    top = max(float(weights.detach().max()), 1e-9) if vmax is None else float(vmax)
+    if not vmin < top:
+        raise ValueError(f"vmin must be smaller than vmax, got vmin={vmin} and vmax={top}")
     values = weights.detach().float().cpu().numpy()
-    figure = Figure(figsize=(1.0 + 0.62 * n_k, 0.8 + 0.55 * n_q), layout="constrained")
+    cell = min(0.62, 5.0 / max(n_k, n_q))  # inches per cell: long sequences get smaller cells
+    label_size = 10 if cell >= 0.5 else 7
+    figure = Figure(figsize=(1.0 + cell * n_k, 0.8 + cell * 0.9 * n_q), layout="constrained")
     figure.patch.set_alpha(0.0)
     axes = figure.add_subplot()
     axes.set_facecolor("none")
-    image = axes.imshow(values, cmap="viridis", vmin=0.0, vmax=max(float(values.max()), 1e-9))
+    image = axes.imshow(values, cmap="viridis", vmin=vmin, vmax=top)
     axes.set_xticks(range(n_k), labels=list(tokens), rotation=45, ha="right", rotation_mode="anchor")
     axes.set_yticks(range(n_q), labels=list(query_tokens))
     axes.set_xlabel("key (attended to)", color=colours["muted"])
     axes.set_ylabel("query (attending)", color=colours["muted"])
-    axes.tick_params(colors=colours["text"], length=0)
+    axes.tick_params(colors=colours["text"], length=0, labelsize=label_size)
     for spine in axes.spines.values():
         spine.set_visible(False)
     if title:
@@ -84,7 +93,7 @@ def plot_attention(
                 axes.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8,
                           color="#1f2328" if bright else "#ffffff")  # fmt: skip
     colorbar = figure.colorbar(image, ax=axes, shrink=0.85)
-    colorbar.ax.tick_params(colors=colours["text"])
+    colorbar.ax.tick_params(colors=colours["text"], labelsize=label_size)
     colorbar.outline.set_visible(False)
     return figure
 

@@ -1,0 +1,216 @@
+"""MkDocs hook: draw the data-flow figures of the step pages from the package's code at build time.
+
+Each figure is a `selfattention.figures.Diagram` built here from the tensors that the page's
+examples print, computed with the same package functions, and drawn by ``draw_diagram`` twice,
+for Material's light and dark schemes, as ``images/figures/NAME-light.svg`` and ``-dark.svg``;
+pages show them with ``#only-light`` / ``#only-dark``. Nothing is drawn by hand or committed.
+``tests/test_figures.py`` checks every figure's numbers against an independent computation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+from mkdocs.structure.files import File, Files
+
+from selfattention import (
+    MultiHeadAttention,
+    attention_context,
+    attention_steps,
+    causal_mask,
+    mask_scores,
+    self_attention_steps,
+    weighted_values,
+)
+from selfattention.figures import Diagram, Operator, Panel, draw_diagram
+from selfattention.plotting import svg_bytes
+
+# docs/simplified.md, docs/causal.md, docs/multihead.md: "Your journey starts with one step"
+# (Sebastian Raschka, Build a Large Language Model (From Scratch), ch. 3).
+JOURNEY_INPUTS = torch.tensor(
+    [[0.43, 0.15, 0.89],
+     [0.55, 0.87, 0.66],
+     [0.57, 0.85, 0.64],
+     [0.22, 0.58, 0.33],
+     [0.77, 0.25, 0.10],
+     [0.05, 0.80, 0.55]]
+)  # fmt: skip
+
+# docs/trainable.md: the three inputs and weights of Raimi Karim's "Illustrated: Self-Attention".
+QKV_INPUTS = torch.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 2.0, 0.0, 2.0], [1.0, 1.0, 1.0, 1.0]])
+W_KEY = torch.tensor([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+W_QUERY = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+W_VALUE = torch.tensor([[0.0, 2.0, 0.0], [0.0, 3.0, 0.0], [1.0, 0.0, 3.0], [1.0, 1.0, 0.0]])
+# The tutorial's softmax, rounded to one decimal for illustration (the page prints both).
+ROUNDED_WEIGHTS = torch.tensor([[0.0, 0.5, 0.5], [0.0, 1.0, 0.0], [0.0, 0.9, 0.1]])
+
+
+def simplified():
+    """The steps of docs/simplified.md: scores X X^T, softmax, context A X (no scaling)."""
+    return attention_steps(JOURNEY_INPUTS, JOURNEY_INPUTS, JOURNEY_INPUTS, scale=1.0)
+
+
+def trainable():
+    """The steps of docs/trainable.md, with the tutorial's s = 1."""
+    return self_attention_steps(QKV_INPUTS, W_QUERY, W_KEY, W_VALUE, scale=1.0)
+
+
+@functools.cache
+def multihead():
+    """The module and steps of docs/multihead.md (seed 123), on the batch of two sentences."""
+    torch.manual_seed(123)
+    attention = MultiHeadAttention(d_in=3, d_out=4, num_heads=2).eval()
+    batch = torch.stack([JOURNEY_INPUTS, JOURNEY_INPUTS.flip(0)])
+    with torch.no_grad():
+        return attention, attention.w_query(batch), attention.steps(batch)
+
+
+def _simplified_scores() -> Diagram:
+    steps = simplified()
+    return Diagram(((Panel(JOURNEY_INPUTS, "inputs", "$X$"), Operator("→"),
+                     Panel(steps.scores, "scores", r"$\Omega = X X^\top$")),))  # fmt: skip
+
+
+def _simplified_weights() -> Diagram:
+    steps = simplified()
+    return Diagram(((Panel(steps.scores, "scores", r"$\Omega$"),), (Operator("softmax of each row ↓"),),
+                    (Panel(steps.weights, "weights", r"$A$"),)))  # fmt: skip
+
+
+def _simplified_context() -> Diagram:
+    steps = simplified()
+    return Diagram(((Panel(steps.weights, "weights", r"$A$"), Operator("×"), Panel(JOURNEY_INPUTS, "inputs", "$X$"),
+                     Operator("="), Panel(steps.context, "context", "$Z$")),))  # fmt: skip
+
+
+def _trainable_inputs() -> Diagram:
+    return Diagram(((Panel(QKV_INPUTS, "inputs", "$X$", decimals=None),),), title="1. Prepare inputs")
+
+
+def _trainable_weights() -> Diagram:
+    return Diagram(((Panel(W_KEY, "keys", "$W_k$", decimals=None), Panel(W_QUERY, "queries", "$W_q$", decimals=None),
+                     Panel(W_VALUE, "values", "$W_v$", decimals=None)),), title="2. Initialise weights")  # fmt: skip
+
+
+def _trainable_projections() -> Diagram:
+    steps = trainable()
+    rows = tuple(
+        (Panel(QKV_INPUTS, "inputs", "$X$", decimals=None), Operator("×"), Panel(weight, role, f"$W_{letter}$", decimals=None),
+         Operator("="), Panel(result, role, f"${letter.upper()}$", decimals=None))
+        for weight, role, letter, result in (
+            (W_KEY, "keys", "k", steps.keys), (W_QUERY, "queries", "q", steps.queries), (W_VALUE, "values", "v", steps.values)
+        )
+    )  # fmt: skip
+    return Diagram(rows, title="3. Derive keys, queries and values")
+
+
+def _trainable_scores() -> Diagram:
+    steps = trainable()
+    return Diagram(((Panel(steps.queries[0], "queries", "$q^{(1)}$", decimals=None), Operator("×"),
+                     Panel(steps.keys.T, "keys", r"$K^\top$", decimals=None), Operator("="),
+                     Panel(steps.scores[0], "scores", r"$\omega_1$", decimals=None)),),
+                   title="4. Scores of input 1")  # fmt: skip
+
+
+def _trainable_softmax() -> Diagram:
+    steps = trainable()
+    return Diagram(((Panel(steps.scores[0], "scores", r"$\omega_1$", decimals=None), Operator("softmax →"),
+                     Panel(steps.weights[0], "weights", r"$\alpha_1$", decimals=3)),
+                    (Operator("rounded, as in the tutorial:"), Panel(ROUNDED_WEIGHTS[0], "weights", r"$\alpha_1$", decimals=1))),
+                   title="5. Softmax")  # fmt: skip
+
+
+def _trainable_weighted_values() -> Diagram:
+    steps = trainable()
+    return Diagram(((Panel(ROUNDED_WEIGHTS[0][:, None], "weights", r"$\alpha_1^\top$", decimals=1), Operator("×"),
+                     Panel(steps.values, "values", "$V$", decimals=None), Operator("="),
+                     Panel(weighted_values(ROUNDED_WEIGHTS, steps.values)[0], "values", r"$\alpha_{1j} v^{(j)}$", decimals=1)),),
+                   title="6. Weight the values (input 1)")  # fmt: skip
+
+
+def _trainable_sum() -> Diagram:
+    steps = trainable()
+    weighted = weighted_values(ROUNDED_WEIGHTS, steps.values)[0]
+    return Diagram(((Panel(weighted, "values", r"$\alpha_{1j} v^{(j)}$", decimals=1), Operator("sum ↓ →"),
+                     Panel(weighted.sum(dim=0), "context", "$z^{(1)}$", decimals=1)),),
+                   title="7. Sum into output 1")  # fmt: skip
+
+
+def _trainable_all() -> Diagram:
+    steps = trainable()
+    return Diagram(((Panel(ROUNDED_WEIGHTS, "weights", "$A$ (rounded)", decimals=1), Operator("×"),
+                     Panel(steps.values, "values", "$V$", decimals=None), Operator("="),
+                     Panel(attention_context(ROUNDED_WEIGHTS, steps.values), "context", "$Z$", decimals=1)),
+                    (Panel(steps.weights, "weights", "$A$ (exact)", decimals=2), Operator("×"),
+                     Panel(steps.values, "values", "$V$", decimals=None), Operator("="),
+                     Panel(steps.context, "context", "$Z$", decimals=2))),
+                   title="8. All inputs at once")  # fmt: skip
+
+
+def _causal_mask() -> Diagram:
+    scores = simplified().scores
+    mask = causal_mask(6)
+    return Diagram(((Panel(mask, "mask", "$M$ (✓ = may attend)"),), (Operator("blocked scores become −∞ ↓"),),
+                    (Panel(mask_scores(scores, mask), "scores", r"masked $\Omega$"),)))  # fmt: skip
+
+
+def _causal_weights() -> Diagram:
+    steps = attention_steps(JOURNEY_INPUTS, JOURNEY_INPUTS, JOURNEY_INPUTS, scale=1.0, mask=causal_mask(6))
+    return Diagram(((Panel(steps.weights, "weights", r"$A = \mathrm{softmax}(\mathrm{masked}\ \Omega)$"),),))
+
+
+def _multihead_split() -> Diagram:
+    _, queries, steps = multihead()
+    return Diagram(((Panel(queries[0], "queries", "$Q$", split=(2,)), Operator("split →"),
+                     Panel(steps.queries[0, 0], "queries", "$Q_1$"), Panel(steps.queries[0, 1], "queries", "$Q_2$")),))  # fmt: skip
+
+
+def _multihead_heads() -> Diagram:
+    _, _, steps = multihead()
+    return Diagram(tuple(
+        (Panel(steps.weights[0, h], "weights", f"$A_{h + 1}$"), Operator("×"),
+         Panel(steps.values[0, h], "values", f"$V_{h + 1}$"), Operator("="),
+         Panel(steps.context[0, h], "context", f"$Z_{h + 1}$"))
+        for h in range(2)
+    ))  # fmt: skip
+
+
+def _multihead_concat() -> Diagram:
+    _, _, steps = multihead()
+    return Diagram(((Panel(steps.context[0, 0], "context", "$Z_1$"), Panel(steps.context[0, 1], "context", "$Z_2$"),
+                     Operator("concat →"), Panel(steps.concatenated[0], "context", "$[Z_1, Z_2]$", split=(2,))),
+                    (Operator(r"× $W_o$ + $b_o$ ="), Panel(steps.output[0], "output", "output"))))  # fmt: skip
+
+
+FIGURES: dict[str, Callable[[], Diagram]] = {
+    "simplified-scores": _simplified_scores,
+    "simplified-weights": _simplified_weights,
+    "simplified-context": _simplified_context,
+    "trainable-1-inputs": _trainable_inputs,
+    "trainable-2-weights": _trainable_weights,
+    "trainable-3-projections": _trainable_projections,
+    "trainable-4-scores": _trainable_scores,
+    "trainable-5-softmax": _trainable_softmax,
+    "trainable-6-weighted-values": _trainable_weighted_values,
+    "trainable-7-sum": _trainable_sum,
+    "trainable-8-all": _trainable_all,
+    "causal-mask": _causal_mask,
+    "causal-weights": _causal_weights,
+    "multihead-split": _multihead_split,
+    "multihead-heads": _multihead_heads,
+    "multihead-concat": _multihead_concat,
+}
+
+
+def render(name: str, theme: str) -> bytes:
+    return svg_bytes(draw_diagram(FIGURES[name](), theme=theme))
+
+
+def on_files(files: Files, config) -> Files:
+    for name in FIGURES:
+        for theme in ("light", "dark"):
+            uri = f"images/figures/{name}-{theme}.svg"
+            files.append(File.generated(config, uri, content=render(name, theme)))
+    return files
