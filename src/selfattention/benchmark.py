@@ -89,6 +89,8 @@ class Case:
     inputs_memory_bytes: int | None = None
     flops: int = 0
     error: str | None = None
+    cpu_median_s: float | None = None  # --backward: median CPU time of the process (all threads)
+    cpu_times_s: list[float] = field(default_factory=list)
 
     @property
     def gflops_per_s(self) -> float | None:
@@ -169,6 +171,8 @@ def _measure_training(form: str, seq_len: int, config: dict[str, Any]) -> Case:
     queries, keys, values and the gradient of the output exist and a tiny forward and backward
     pass has loaded torch's kernels. On CUDA: ``torch.cuda.max_memory_allocated``.
     """
+    if config.get("threads"):
+        torch.set_num_threads(config["threads"])
     device = torch.device(config["device"])
     dtype = getattr(torch, config["dtype"])
     generator = torch.Generator(device=device).manual_seed(0)
@@ -196,18 +200,22 @@ def _measure_training(form: str, seq_len: int, config: dict[str, Any]) -> Case:
         torch.cuda.reset_peak_memory_stats(device)
     else:
         inputs_memory = _resident_peak_bytes()
-    times = []
+    times, cpu_times = [], []
     for i in range(config["warmup"] + config["repeats"]):
         if cuda:
             torch.cuda.synchronize(device)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         forward_backward(queries, keys, values, grad_output)
         if cuda:
             torch.cuda.synchronize(device)
         if i >= config["warmup"]:
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
     peak = torch.cuda.max_memory_allocated(device) if cuda else _resident_peak_bytes()
-    return Case(form, seq_len, statistics.median(times), times, peak, inputs_memory, flops)
+    return Case(
+        form, seq_len, statistics.median(times), times, peak, inputs_memory, flops,
+        cpu_median_s=statistics.median(cpu_times), cpu_times_s=cpu_times,
+    )  # fmt: skip
 
 
 # The n x n float tensors the naive form holds at once in its backward pass (measured: about
@@ -247,6 +255,7 @@ def run_training(
     dtype: str = "float32",
     repeats: int = 3,
     warmup: int = 1,
+    threads: int | None = None,
     timeout: float = 900.0,
     command: str = "",
     log: Callable[[str], None] = lambda line: None,
@@ -255,11 +264,12 @@ def run_training(
 
     On the CPU each case runs in its own subprocess; the naive form is skipped, with the reason
     recorded, at lengths whose ``n x n`` matrices would not fit in the available memory.
+    ``threads``: torch's intra-op threads in each case (None: torch's default).
     """
     config = {
         "device": device, "batch": batch, "heads": heads, "head_dim": head_dim,
         "block_size": block_size, "causal": causal, "dtype": dtype,
-        "repeats": repeats, "warmup": warmup, "backward": True,
+        "repeats": repeats, "warmup": warmup, "backward": True, "threads": threads,
     }  # fmt: skip
     cases = []
     for seq_len in lengths:
@@ -276,7 +286,7 @@ def run_training(
                     case = Case(form, seq_len, error="out of memory")
                 torch.cuda.empty_cache()
             cases.append(case)
-            log(_row(case))
+            log(_training_row(case))
     return Results(
         date=dt.date.today().isoformat(),
         command=command,
@@ -389,8 +399,26 @@ def _row(case: Case) -> str:
 _HEADER = f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}"
 
 
+def _training_row(case: Case) -> str:
+    if case.error:
+        return f"{case.seq_len:>6} {case.form:<10} {case.error}"
+    above_inputs = case.peak_memory_bytes - case.inputs_memory_bytes
+    cpu = f"{case.cpu_median_s * 1e3:>10.1f} ms" if case.cpu_median_s is not None else f"{'-':>13}"
+    return (
+        f"{case.seq_len:>6} {case.form:<10} {case.median_s * 1e3:>10.1f} ms {cpu} "
+        f"{above_inputs / 2**20:>9.0f} MiB"
+    )
+
+
+_TRAINING_HEADER = f"{'n':>6} {'form':<10} {'median wall':>13} {'median CPU':>13} {'above inputs':>13}"
+
+
 def format_table(results: Results) -> str:
-    """The results as a fixed-width text table, one row per length and form."""
+    """The results as a fixed-width text table, one row per length and form.
+
+    For a forward + backward result the memory column is the peak above the inputs."""
+    if results.config.get("backward"):
+        return "\n".join([_TRAINING_HEADER, *(_training_row(case) for case in results.cases)])
     return "\n".join([_HEADER, *(_row(case) for case in results.cases)])
 
 
@@ -483,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and one repeat: checks that it runs")
     parser.add_argument("--backward", action="store_true",
                         help="measure training: the forward and the backward pass (default lengths 512 to 16384, 3 repeats)")
+    parser.add_argument("--threads", type=int, help="with --backward: torch threads per case (default: torch's)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     given = set(argv if argv is not None else sys.argv[1:])
@@ -498,9 +527,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.repeats, args.warmup, args.heads, args.head_dim = 2, 1, 2, 16
         args.block_size = min(args.block_size, 32)
     command = "python -m selfattention.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(_HEADER, flush=True)
     if args.backward:
         return _main_training(args, given, command.strip())
+    print(_HEADER, flush=True)
     results = run(
         lengths=args.lengths, forms=args.forms, device=args.device, batch=args.batch, heads=args.heads,
         head_dim=args.head_dim, block_size=args.block_size, causal=args.causal, dtype=args.dtype,
@@ -519,10 +548,13 @@ def _main_training(args: argparse.Namespace, given: set[str], command: str) -> i
         args.lengths = list(TRAINING_LENGTHS)
     if "--repeats" not in given and not args.smoke:
         args.repeats = 3
+    if args.threads:
+        torch.set_num_threads(args.threads)  # so that the machine's record says so too
+    print(_TRAINING_HEADER, flush=True)
     results = run_training(
         lengths=args.lengths, forms=args.forms, device=args.device, batch=args.batch, heads=args.heads,
         head_dim=args.head_dim, block_size=args.block_size, causal=args.causal, dtype=args.dtype,
-        repeats=args.repeats, warmup=args.warmup, timeout=args.timeout, command=command,
+        repeats=args.repeats, warmup=args.warmup, threads=args.threads, timeout=args.timeout, command=command,
         log=lambda line: print(line, flush=True),
     )  # fmt: skip
     name = args.name or f"{args.device.split(':')[0]}-fwdbwd-{results.date}"

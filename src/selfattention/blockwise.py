@@ -112,7 +112,7 @@ def _scores_tile(
     if causal and k_end > q_start + 1:  # the tile reaches past some query: mask it
         query_index = torch.arange(q_start, q_end, device=scores.device)[:, None]
         key_index = torch.arange(k_start, k_end, device=scores.device)[None, :]
-        scores = scores.masked_fill(key_index > query_index, float("-inf"))
+        scores.masked_fill_(key_index > query_index, float("-inf"))  # a fresh tensor: in place
     return scores
 
 
@@ -227,10 +227,10 @@ def _backward(
             columns = slice(k_start, k_start + block_size)
             key_block, value_block = keys[..., columns, :], values[..., columns, :]
             scores = _scores_tile(query_block, key_block, q_start=q_start, k_start=k_start, causal=causal)
-            weights = torch.exp(scores - shift_block)  # P, (..., bq, bk)
+            weights = scores.sub_(shift_block).exp_()  # P = exp(S - L), (..., bq, bk), in place
             grad_values[..., columns, :] += weights.transpose(-2, -1) @ grad_output_block  # P^T dO
             grad_weights = grad_output_block @ value_block.transpose(-2, -1)  # dP = dO V^T
-            grad_scores = weights * (grad_weights - delta_block)  # dS = P * (dP - D)
+            grad_scores = grad_weights.sub_(delta_block).mul_(weights)  # dS = P * (dP - D), in place
             grad_query_block += grad_scores @ key_block  # dS K
             grad_keys[..., columns, :] += grad_scores.transpose(-2, -1) @ query_block  # dS^T (scale Q)
     grad_queries *= scale
