@@ -218,8 +218,9 @@ def _measure_training(form: str, seq_len: int, config: dict[str, Any]) -> Case:
     )  # fmt: skip
 
 
-# The n x n float tensors the naive form holds at once in its backward pass (measured: about
-# 5 of them at n = 8192), to skip lengths that would not fit instead of being killed.
+# The n x n float tensors (per batch element and head) that the naive form's forward + backward
+# pass holds at once, with a margin (measured: about 3 above the inputs at n = 8192), to skip
+# lengths that would not fit instead of being killed.
 _NAIVE_TRAINING_SQUARES = 6
 
 
