@@ -63,6 +63,20 @@ def test_smoke_run_measures_forward_and_backward(smoke):
     assert (smoke / "smoke.svg").read_text().lstrip().startswith("<?xml")
 
 
+def test_ratio_plot_draws_naive_and_blockwise_against_sdpa(smoke):
+    from selfattention.benchmark import plot_training_ratios
+
+    figure = plot_training_ratios(load_results(smoke / "smoke.json"))
+    time_axes, memory_axes = figure.axes
+    assert [line.get_label() for line in time_axes.get_lines() if not line.get_label().startswith("_")] == [
+        "naive", "blockwise",
+    ]  # fmt: skip
+    results = load_results(smoke / "smoke.json")
+    blockwise, sdpa = results.case("blockwise", 64), results.case("sdpa", 64)
+    plotted = [line for line in time_axes.get_lines() if line.get_label() == "blockwise"][0].get_ydata()
+    assert list(plotted) == [blockwise.cpu_median_s / sdpa.cpu_median_s]
+
+
 def test_committed_training_results_name_their_measurement():
     paths = sorted((ROOT / "docs" / "benchmarks").glob("*fwdbwd*.json"))
     assert paths, "the Performance page plots a forward + backward result"

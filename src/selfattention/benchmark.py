@@ -46,6 +46,7 @@ __all__ = [
     "format_table",
     "load_results",
     "plot_results",
+    "plot_training_ratios",
     "run",
     "run_training",
     "save",
@@ -490,6 +491,55 @@ def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Fi
         + (", forward + backward" if training else ""),
         color=text, fontsize=10,
     )  # fmt: skip
+    return figure
+
+
+def plot_training_ratios(results: Results, *, theme: str = "light"):  # -> matplotlib Figure
+    """For a forward + backward result: the blockwise and the naive form against the fused kernel,
+    as ratios (CPU time where measured, else wall time; peak memory above the inputs) per length.
+
+    A horizontal line marks 1 (as fast, or as small, as the fused kernel) and one marks 2."""
+    from matplotlib.figure import Figure
+
+    text = {"light": "#1f2328", "dark": "#e6edf3"}[theme]
+    figure = Figure(figsize=(9, 3.2), layout="constrained")
+    figure.patch.set_alpha(0.0)
+    time_axes, memory_axes = figure.subplots(1, 2)
+
+    def seconds(case: Case) -> float:
+        return case.cpu_median_s if case.cpu_median_s is not None else case.median_s
+
+    def memory(case: Case) -> int:
+        return case.peak_memory_bytes - case.inputs_memory_bytes
+
+    for form, colour, marker in (("naive", "#d1495b", "o"), ("blockwise", "#2e86ab", "s")):
+        pairs = [
+            (case, results.case("sdpa", case.seq_len))
+            for case in results.cases
+            if case.form == form and not case.error
+        ]
+        pairs = [(case, sdpa) for case, sdpa in pairs if not sdpa.error]
+        if not pairs:
+            continue
+        lengths = [case.seq_len for case, _ in pairs]
+        time_axes.plot(lengths, [seconds(c) / seconds(s) for c, s in pairs], marker=marker, color=colour, label=form)
+        memory_axes.plot(lengths, [memory(c) / memory(s) for c, s in pairs], marker=marker, color=colour, label=form)
+    for axes, label in ((time_axes, "time / sdpa's"), (memory_axes, "memory above inputs / sdpa's")):
+        for level, style in ((1, "-"), (2, "--")):
+            axes.axhline(level, color=text, linewidth=0.8, linestyle=style, alpha=0.6)
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xlabel("sequence length n", color=text)
+        axes.set_ylabel(label, color=text)
+        axes.set_facecolor("none")
+        axes.tick_params(colors=text, which="both")
+        axes.grid(True, which="major", alpha=0.3)
+        for spine in axes.spines.values():
+            spine.set_color(text)
+    legend = time_axes.legend(frameon=False)
+    for entry in legend.get_texts():
+        entry.set_color(text)
+    figure.suptitle("forward + backward, relative to torch's fused scaled_dot_product_attention", color=text, fontsize=10)
     return figure
 
 
