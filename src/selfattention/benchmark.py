@@ -432,10 +432,13 @@ def save(results: Results, out: Path, name: str) -> list[Path]:
     paths[0].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     with paths[1].open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(["form", "seq_len", "median_s", "gflops_per_s", "peak_memory_bytes", "inputs_memory_bytes", "flops", "error"])
+        cpu = bool(results.config.get("backward"))  # --backward also records CPU time
+        writer.writerow(["form", "seq_len", "median_s", "gflops_per_s", "peak_memory_bytes", "inputs_memory_bytes", "flops", "error"]
+                        + (["cpu_median_s"] if cpu else []))  # fmt: skip
         for case in results.cases:
             writer.writerow([case.form, case.seq_len, case.median_s, case.gflops_per_s,
-                             case.peak_memory_bytes, case.inputs_memory_bytes, case.flops, case.error])  # fmt: skip
+                             case.peak_memory_bytes, case.inputs_memory_bytes, case.flops, case.error]
+                            + ([case.cpu_median_s] if cpu else []))  # fmt: skip
     paths[2].write_bytes(svg_bytes(plot_results(results)))
     return paths
 
