@@ -453,8 +453,9 @@ def load_results(path: str | os.PathLike[str]) -> Results:
 def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Figure
     """Time and peak memory against sequence length, one line per form (log-log).
 
-    For a forward + backward result (``--backward``) the memory plotted is the peak above the
-    inputs, the memory the form itself needs.
+    For a forward + backward result (``--backward``) the time plotted is the CPU time (steadier
+    than wall time on a shared machine) and the memory is the peak above the inputs, the memory
+    the form itself needs.
     """
     from matplotlib.figure import Figure
 
@@ -469,12 +470,13 @@ def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Fi
         if not cases:
             continue
         lengths = [c.seq_len for c in cases]
-        time_axes.plot(lengths, [c.median_s * 1e3 for c in cases], marker=marker, color=colour, label=form)
+        seconds = [c.cpu_median_s if training and c.cpu_median_s is not None else c.median_s for c in cases]
+        time_axes.plot(lengths, [t * 1e3 for t in seconds], marker=marker, color=colour, label=form)
         memory = [c.peak_memory_bytes - (c.inputs_memory_bytes if training else 0) for c in cases]
         memory_axes.plot(lengths, [m / 2**20 for m in memory], marker=marker, color=colour, label=form)
     config = results.config
     memory_label = "peak memory above inputs (MiB)" if training else "peak memory (MiB)"
-    time_label = "median time, forward + backward (ms)" if training else "median time (ms)"
+    time_label = "median CPU time, forward + backward (ms)" if training else "median time (ms)"
     for axes, label in ((time_axes, time_label), (memory_axes, memory_label)):
         axes.set_xscale("log", base=2)
         axes.set_yscale("log")
@@ -527,11 +529,18 @@ def plot_training_ratios(results: Results, *, theme: str = "light"):  # -> matpl
         lengths = [case.seq_len for case, _ in pairs]
         time_axes.plot(lengths, [seconds(c) / seconds(s) for c, s in pairs], marker=marker, color=colour, label=form)
         memory_axes.plot(lengths, [memory(c) / memory(s) for c, s in pairs], marker=marker, color=colour, label=form)
-    for axes, label in ((time_axes, "time / sdpa's"), (memory_axes, "memory above inputs / sdpa's")):
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    for axes, label in ((time_axes, "CPU time / sdpa's"), (memory_axes, "memory above inputs / sdpa's")):
         for level, style in ((1, "-"), (2, "--")):
             axes.axhline(level, color=text, linewidth=0.8, linestyle=style, alpha=0.6)
         axes.set_xscale("log", base=2)
         axes.set_yscale("log")
+        low, high = axes.get_ylim()
+        axes.set_yticks([t for t in (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 100) if low <= t <= high])
+        axes.set_ylim(low, high)
+        axes.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axes.yaxis.set_minor_formatter(NullFormatter())
         axes.set_xlabel("sequence length n", color=text)
         axes.set_ylabel(label, color=text)
         axes.set_facecolor("none")
