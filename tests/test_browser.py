@@ -34,7 +34,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAGES = [
     "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "pytorch/", "attention-maps/",
-    "blockwise/", "performance/", "errors/", "reference/", "notebooks/walkthrough/", "sources/",
+    "blockwise/", "backward/", "performance/", "errors/", "reference/", "notebooks/walkthrough/", "sources/",
 ]  # fmt: skip
 MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]
 
@@ -106,7 +106,7 @@ def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
     if page_path.startswith("notebooks/"):
         assert page.locator(".jp-RenderedMarkdown .katex").count() > 0
         assert "$" not in page.locator(".jp-RenderedMarkdown").all_inner_texts()[0]
-    elif page_path in ("simplified/", "trainable/", "blockwise/"):
+    elif page_path in ("simplified/", "trainable/", "blockwise/", "backward/"):
         assert maths > 3
     broken = page.evaluate(
         "[...document.querySelectorAll('.md-content img')].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
@@ -268,6 +268,7 @@ def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
     page, problems = open_page(browser, url, viewport={"width": 1280, "height": 900})
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     copied = []
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")  # solutions
     blocks = page.locator("div.highlight:has(.gp)")
     for index in range(blocks.count()):
         block = blocks.nth(index)

@@ -59,17 +59,22 @@ def mutate(line: str) -> str:
 
 
 def start_lines(text: str, examples) -> list[int]:
-    """The 0-based line on which each example starts. Found in the page by its first line of
-    source, in order: Sybil's regions of a block indented inside an admonition are shifted by
-    the indentation it strips, so they cannot be counted in lines of the page."""
+    """The 0-based line on which each example starts. Inside an indented fence (a solution in a
+    ``??? success`` admonition) Sybil's offsets drift towards the start of the block, because it
+    parses the dedented text; so each doctest example is looked up by its first line of source,
+    at or after where Sybil puts it."""
     lines = text.split("\n")
-    starts, line = [], 0
+    starts: list[int] = []
     for example in examples:
-        first = example.parsed.source.split("\n")[0]
-        while lines[line].strip() != f">>> {first}".strip():
-            line += 1
+        line = max(text.count("\n", 0, example.region.start), starts[-1] + 1 if starts else 0)
+        source = getattr(example.parsed, "source", None)
+        if source is not None:  # a >>> example: find its prompt
+            first = source.split("\n")[0].strip()
+            while line < len(lines) and not (
+                lines[line].lstrip().startswith(">>>") and lines[line].lstrip()[3:].strip() == first
+            ):
+                line += 1
         starts.append(line)
-        line += 1
     return starts
 
 
@@ -84,7 +89,7 @@ def failing_line(path: Path, text: str) -> int | None:
     mutated.write_text(text, encoding="utf-8")
     try:
         examples = list(Document.parse(str(mutated), *DOC_PARSERS))
-        for example, start in zip(examples, start_lines(text, examples)):
+        for example, start in zip(examples, start_lines(text, examples), strict=True):
             try:
                 example.evaluate()
             except Exception:  # SybilFailure for a mismatch, or the error itself
@@ -117,8 +122,10 @@ def test_every_printed_line_is_compared_exactly(page):
     character (no option flags here). So a changed digit fails the suite exactly when its line
     is part of the expected output of an example Sybil runs: check that for every line."""
     text = page.read_text(encoding="utf-8")
-    parsed = list(Document.parse(str(page), *DOC_PARSERS))
-    examples = [(start, example.parsed) for start, example in zip(start_lines(text, parsed), parsed)]
+    parsed_examples = list(Document.parse(str(page), *DOC_PARSERS))
+    examples = [
+        (start, example.parsed) for example, start in zip(parsed_examples, start_lines(text, parsed_examples), strict=True)
+    ]
     for _, parsed in examples:
         assert not getattr(parsed, "options", {}), f"{page.name}: doctest option flags loosen the comparison"
         assert "at 0x" not in getattr(parsed, "want", ""), f"{page.name}: a memory address is never reproducible"

@@ -18,7 +18,7 @@ PAGES = [
     "index.html", "simplified/index.html", "trainable/index.html", "scaling/index.html",
     "causal/index.html", "multihead/index.html", "pytorch/index.html", "attention-maps/index.html",
     "errors/index.html", "reference/index.html",
-    "blockwise/index.html", "performance/index.html", "notebooks/walkthrough/index.html",
+    "blockwise/index.html", "backward/index.html", "performance/index.html", "notebooks/walkthrough/index.html",
     "sources/index.html",
 ]
 

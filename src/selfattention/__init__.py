@@ -17,7 +17,13 @@ from selfattention.attention import (
     scaled_dot_product_attention,
     weighted_values,
 )
-from selfattention.blockwise import OnlineSoftmaxState, blockwise_attention, blockwise_attention_steps
+from selfattention.blockwise import (
+    BlockwiseGradients,
+    OnlineSoftmaxState,
+    blockwise_attention,
+    blockwise_attention_gradients,
+    blockwise_attention_steps,
+)
 from selfattention.causal import CausalSelfAttention
 from selfattention.interop import from_torch_multihead, to_torch_attn_mask, to_torch_multihead
 from selfattention.masks import causal_and, causal_mask
@@ -38,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttentionSteps",
+    "BlockwiseGradients",
     "CausalSelfAttention",
     "InductionBatch",
     "InductionModel",
@@ -53,6 +60,7 @@ __all__ = [
     "attention_steps",
     "attention_weights",
     "blockwise_attention",
+    "blockwise_attention_gradients",
     "blockwise_attention_steps",
     "causal_and",
     "causal_mask",

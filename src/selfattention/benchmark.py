@@ -8,6 +8,10 @@ Peak memory: on the CPU each case runs in a fresh subprocess and reports the pro
 peak resident memory (``ru_maxrss``), since Python-level tracing does not see torch's
 allocations; the memory the inputs already occupy is reported beside it. On CUDA it is
 ``torch.cuda.max_memory_allocated``.
+
+With ``--backward`` it measures training instead: the forward pass and the backward pass of
+each form, with the peak of the worker process itself (``VmHWM`` in ``/proc/self/status``,
+which unlike ``ru_maxrss`` is not inherited from the parent process).
 """
 
 from __future__ import annotations
@@ -36,12 +40,25 @@ from selfattention.blockwise import blockwise_attention
 from selfattention.plotting import svg_bytes
 
 __all__ = [
-    "Case", "Ratio", "Results", "attention_flops", "compare_with_torch", "format_ratios", "format_table",
-    "load_results", "plot_results", "run", "save",
-]  # fmt: skip
+    "Case",
+    "Ratio",
+    "Results",
+    "attention_flops",
+    "compare_with_torch",
+    "format_ratios",
+    "format_table",
+    "load_results",
+    "plot_results",
+    "plot_training_ratios",
+    "run",
+    "run_training",
+    "save",
+    "training_flops",
+]
 
 FORMS = ("naive", "blockwise", "sdpa")
 DEFAULT_LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384)
+TRAINING_LENGTHS = (512, 1024, 2048, 4096, 8192, 16384)
 
 
 def attention_flops(seq_len: int, head_dim: int, *, batch: int = 1, heads: int = 1, causal: bool = False) -> int:
@@ -52,6 +69,16 @@ def attention_flops(seq_len: int, head_dim: int, *, batch: int = 1, heads: int =
     """
     pairs = seq_len * (seq_len + 1) // 2 if causal else seq_len * seq_len
     return 4 * pairs * head_dim * batch * heads
+
+
+def training_flops(seq_len: int, head_dim: int, *, batch: int = 1, heads: int = 1, causal: bool = False) -> int:
+    """FLOPs of the forward and the backward pass: three times `attention_flops`.
+
+    The backward pass has four matrix products of ``2 * n^2 * d`` each (``dV = P^T dO``,
+    ``dP = dO V^T``, ``dQ = dS K``, ``dK = dS^T Q``), twice the forward's two. The blockwise
+    form also recomputes ``S = Q K^T`` in the backward; that work is not counted.
+    """
+    return 3 * attention_flops(seq_len, head_dim, batch=batch, heads=heads, causal=causal)
 
 
 @dataclass
@@ -66,6 +93,8 @@ class Case:
     inputs_memory_bytes: int | None = None
     flops: int = 0
     error: str | None = None
+    cpu_median_s: float | None = None  # --backward: median CPU time of the process (all threads)
+    cpu_times_s: list[float] = field(default_factory=list)
 
     @property
     def gflops_per_s(self) -> float | None:
@@ -129,6 +158,148 @@ def _measure(form: str, seq_len: int, config: dict[str, Any]) -> Case:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     return Case(form, seq_len, statistics.median(times), times, peak, inputs_memory, flops)
+
+
+def _resident_peak_bytes() -> int:
+    """``VmHWM``: the peak resident memory of this process alone (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # kB
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+def _measure_training(form: str, seq_len: int, config: dict[str, Any]) -> Case:
+    """Time the forward and the backward pass of one form in this process (CPU: a fresh one).
+
+    Peak memory: ``VmHWM`` after all runs; "inputs" is ``VmHWM`` before the first, once the
+    queries, keys, values and the gradient of the output exist and a tiny forward and backward
+    pass has loaded torch's kernels. On CUDA: ``torch.cuda.max_memory_allocated``.
+    """
+    if config.get("threads"):
+        torch.set_num_threads(config["threads"])
+    device = torch.device(config["device"])
+    dtype = getattr(torch, config["dtype"])
+    generator = torch.Generator(device=device).manual_seed(0)
+    shape = (config["batch"], config["heads"], seq_len, config["head_dim"])
+    queries, keys, values, grad_output = (
+        torch.randn(shape, generator=generator, device=device, dtype=dtype).requires_grad_(i < 3) for i in range(4)
+    )
+    attention = _forms(config["block_size"], config["causal"])[form]
+    flops = training_flops(
+        seq_len, config["head_dim"], batch=config["batch"], heads=config["heads"], causal=config["causal"]
+    )
+    cuda = device.type == "cuda"
+
+    def forward_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dout: torch.Tensor) -> None:
+        for leaf in (q, k, v):
+            leaf.grad = None
+        attention(q, k, v).backward(dout)
+
+    tiny = [t[..., : min(seq_len, 8), :].detach().requires_grad_(t.requires_grad) for t in (queries, keys, values, grad_output)]
+    forward_backward(*tiny)  # loads the kernels: their memory is not the form's
+    del tiny
+    if cuda:
+        torch.cuda.synchronize(device)
+        inputs_memory = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        inputs_memory = _resident_peak_bytes()
+    times, cpu_times = [], []
+    for i in range(config["warmup"] + config["repeats"]):
+        if cuda:
+            torch.cuda.synchronize(device)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        forward_backward(queries, keys, values, grad_output)
+        if cuda:
+            torch.cuda.synchronize(device)
+        if i >= config["warmup"]:
+            times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
+    peak = torch.cuda.max_memory_allocated(device) if cuda else _resident_peak_bytes()
+    return Case(
+        form, seq_len, statistics.median(times), times, peak, inputs_memory, flops,
+        cpu_median_s=statistics.median(cpu_times), cpu_times_s=cpu_times,
+    )  # fmt: skip
+
+
+# The n x n float tensors (per batch element and head) that the naive form's forward + backward
+# pass holds at once, with a margin (measured: about 3 above the inputs at n = 8192), to skip
+# lengths that would not fit instead of being killed.
+_NAIVE_TRAINING_SQUARES = 6
+
+
+def _naive_training_skip(seq_len: int, config: dict[str, Any]) -> str | None:
+    """Why the naive form is not run at this length, or None. CPU: against MemAvailable."""
+    if config["device"] != "cpu":
+        return None
+    itemsize = torch.empty((), dtype=getattr(torch, config["dtype"])).element_size()
+    needed = _NAIVE_TRAINING_SQUARES * config["batch"] * config["heads"] * seq_len**2 * itemsize
+    try:
+        line = next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemAvailable"))
+    except (OSError, StopIteration):
+        return None
+    available = int(line.split()[1]) * 1024
+    if needed > available // 2:
+        return (
+            f"skipped: needs about {needed / 2**30:.0f} GiB ({_NAIVE_TRAINING_SQUARES} n x n matrices per head), "
+            f"more than half of the {available / 2**30:.0f} GiB available on this shared machine"
+        )
+    return None
+
+
+def run_training(
+    *,
+    lengths: Sequence[int] = TRAINING_LENGTHS,
+    forms: Sequence[str] = FORMS,
+    device: str = "cpu",
+    batch: int = 1,
+    heads: int = 4,
+    head_dim: int = 64,
+    block_size: int = 256,
+    causal: bool = False,
+    dtype: str = "float32",
+    repeats: int = 3,
+    warmup: int = 1,
+    threads: int | None = None,
+    timeout: float = 900.0,
+    command: str = "",
+    log: Callable[[str], None] = lambda line: None,
+) -> Results:
+    """Measure the forward and the backward pass of every form at every length.
+
+    On the CPU each case runs in its own subprocess; the naive form is skipped, with the reason
+    recorded, at lengths whose ``n x n`` matrices would not fit in the available memory.
+    ``threads``: torch's intra-op threads in each case (None: torch's default).
+    """
+    config = {
+        "device": device, "batch": batch, "heads": heads, "head_dim": head_dim,
+        "block_size": block_size, "causal": causal, "dtype": dtype,
+        "repeats": repeats, "warmup": warmup, "backward": True, "threads": threads,
+    }  # fmt: skip
+    cases = []
+    for seq_len in lengths:
+        for form in forms:
+            skip = _naive_training_skip(seq_len, config) if form == "naive" else None
+            if skip:
+                case = Case(form, seq_len, error=skip)
+            elif device == "cpu":
+                case = _measure_in_subprocess(form, seq_len, config, timeout)
+            else:
+                try:
+                    case = _measure_training(form, seq_len, config)
+                except torch.OutOfMemoryError:
+                    case = Case(form, seq_len, error="out of memory")
+                torch.cuda.empty_cache()
+            cases.append(case)
+            log(_training_row(case))
+    return Results(
+        date=dt.date.today().isoformat(),
+        command=command,
+        machine=_machine(device),
+        versions={"python": platform.python_version(), "torch": torch.__version__, "selfattention": _version()},
+        config=config,
+        cases=cases,
+    )
 
 
 def _measure_in_subprocess(form: str, seq_len: int, config: dict[str, Any], timeout: float) -> Case:
@@ -233,8 +404,26 @@ def _row(case: Case) -> str:
 _HEADER = f"{'n':>6} {'form':<10} {'median':>13} {'achieved':>15} {'peak memory':>13}"
 
 
+def _training_row(case: Case) -> str:
+    if case.error:
+        return f"{case.seq_len:>6} {case.form:<10} {case.error}"
+    above_inputs = case.peak_memory_bytes - case.inputs_memory_bytes
+    cpu = f"{case.cpu_median_s * 1e3:>10.1f} ms" if case.cpu_median_s is not None else f"{'-':>13}"
+    return (
+        f"{case.seq_len:>6} {case.form:<10} {case.median_s * 1e3:>10.1f} ms {cpu} "
+        f"{above_inputs / 2**20:>9.0f} MiB"
+    )
+
+
+_TRAINING_HEADER = f"{'n':>6} {'form':<10} {'median wall':>13} {'median CPU':>13} {'above inputs':>13}"
+
+
 def format_table(results: Results) -> str:
-    """The results as a fixed-width text table, one row per length and form."""
+    """The results as a fixed-width text table, one row per length and form.
+
+    For a forward + backward result the memory column is the peak above the inputs."""
+    if results.config.get("backward"):
+        return "\n".join([_TRAINING_HEADER, *(_training_row(case) for case in results.cases)])
     return "\n".join([_HEADER, *(_row(case) for case in results.cases)])
 
 
@@ -246,10 +435,13 @@ def save(results: Results, out: Path, name: str) -> list[Path]:
     paths[0].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     with paths[1].open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(["form", "seq_len", "median_s", "gflops_per_s", "peak_memory_bytes", "inputs_memory_bytes", "flops", "error"])
+        cpu = bool(results.config.get("backward"))  # --backward also records CPU time
+        writer.writerow(["form", "seq_len", "median_s", "gflops_per_s", "peak_memory_bytes", "inputs_memory_bytes", "flops", "error"]
+                        + (["cpu_median_s"] if cpu else []))  # fmt: skip
         for case in results.cases:
             writer.writerow([case.form, case.seq_len, case.median_s, case.gflops_per_s,
-                             case.peak_memory_bytes, case.inputs_memory_bytes, case.flops, case.error])  # fmt: skip
+                             case.peak_memory_bytes, case.inputs_memory_bytes, case.flops, case.error]
+                            + ([case.cpu_median_s] if cpu else []))  # fmt: skip
     paths[2].write_bytes(svg_bytes(plot_results(results)))
     return paths
 
@@ -262,8 +454,15 @@ def load_results(path: str | os.PathLike[str]) -> Results:
 
 
 def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Figure
-    """Time and peak memory against sequence length, one line per form (log-log)."""
+    """Time and peak memory against sequence length, one line per form (log-log).
+
+    For a forward + backward result (``--backward``) the time plotted is the CPU time (steadier
+    than wall time on a shared machine) and the memory is the peak above the inputs, the memory
+    the form itself needs.
+    """
     from matplotlib.figure import Figure
+
+    training = bool(results.config.get("backward"))
 
     text = {"light": "#1f2328", "dark": "#e6edf3"}[theme]
     figure = Figure(figsize=(9, 3.6), layout="constrained")
@@ -274,10 +473,14 @@ def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Fi
         if not cases:
             continue
         lengths = [c.seq_len for c in cases]
-        time_axes.plot(lengths, [c.median_s * 1e3 for c in cases], marker=marker, color=colour, label=form)
-        memory_axes.plot(lengths, [c.peak_memory_bytes / 2**20 for c in cases], marker=marker, color=colour, label=form)
+        seconds = [c.cpu_median_s if training and c.cpu_median_s is not None else c.median_s for c in cases]
+        time_axes.plot(lengths, [t * 1e3 for t in seconds], marker=marker, color=colour, label=form)
+        memory = [c.peak_memory_bytes - (c.inputs_memory_bytes if training else 0) for c in cases]
+        memory_axes.plot(lengths, [m / 2**20 for m in memory], marker=marker, color=colour, label=form)
     config = results.config
-    for axes, label in ((time_axes, "median time (ms)"), (memory_axes, "peak memory (MiB)")):
+    memory_label = "peak memory above inputs (MiB)" if training else "peak memory (MiB)"
+    time_label = "median CPU time, forward + backward (ms)" if training else "median time (ms)"
+    for axes, label in ((time_axes, time_label), (memory_axes, memory_label)):
         axes.set_xscale("log", base=2)
         axes.set_yscale("log")
         axes.set_xlabel("sequence length n", color=text)
@@ -292,7 +495,8 @@ def plot_results(results: Results, *, theme: str = "light"):  # -> matplotlib Fi
         entry.set_color(text)
     figure.suptitle(
         f"{results.machine.get('gpu') or results.machine.get('processor', results.machine['device'])}: "
-        f"batch {config['batch']}, {config['heads']} heads, head size {config['head_dim']}, {config['dtype']}",
+        f"batch {config['batch']}, {config['heads']} heads, head size {config['head_dim']}, {config['dtype']}"
+        + (", forward + backward" if training else ""),
         color=text, fontsize=10,
     )  # fmt: skip
     return figure
@@ -405,6 +609,62 @@ def format_ratios(ratios: Sequence[Ratio]) -> str:
     return "\n".join([_RATIO_HEADER, *(_ratio_row(ratio) for ratio in ratios)])
 
 
+def plot_training_ratios(results: Results, *, theme: str = "light"):  # -> matplotlib Figure
+    """For a forward + backward result: the blockwise and the naive form against the fused kernel,
+    as ratios (CPU time where measured, else wall time; peak memory above the inputs) per length.
+
+    A horizontal line marks 1 (as fast, or as small, as the fused kernel) and one marks 2."""
+    from matplotlib.figure import Figure
+
+    text = {"light": "#1f2328", "dark": "#e6edf3"}[theme]
+    figure = Figure(figsize=(9, 3.2), layout="constrained")
+    figure.patch.set_alpha(0.0)
+    time_axes, memory_axes = figure.subplots(1, 2)
+
+    def seconds(case: Case) -> float:
+        return case.cpu_median_s if case.cpu_median_s is not None else case.median_s
+
+    def memory(case: Case) -> int:
+        return case.peak_memory_bytes - case.inputs_memory_bytes
+
+    for form, colour, marker in (("naive", "#d1495b", "o"), ("blockwise", "#2e86ab", "s")):
+        pairs = [
+            (case, results.case("sdpa", case.seq_len))
+            for case in results.cases
+            if case.form == form and not case.error
+        ]
+        pairs = [(case, sdpa) for case, sdpa in pairs if not sdpa.error]
+        if not pairs:
+            continue
+        lengths = [case.seq_len for case, _ in pairs]
+        time_axes.plot(lengths, [seconds(c) / seconds(s) for c, s in pairs], marker=marker, color=colour, label=form)
+        memory_axes.plot(lengths, [memory(c) / memory(s) for c, s in pairs], marker=marker, color=colour, label=form)
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    for axes, label in ((time_axes, "CPU time / sdpa's"), (memory_axes, "memory above inputs / sdpa's")):
+        for level, style in ((1, "-"), (2, "--")):
+            axes.axhline(level, color=text, linewidth=0.8, linestyle=style, alpha=0.6)
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        low, high = axes.get_ylim()
+        axes.set_yticks([t for t in (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 100) if low <= t <= high])
+        axes.set_ylim(low, high)
+        axes.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axes.yaxis.set_minor_formatter(NullFormatter())
+        axes.set_xlabel("sequence length n", color=text)
+        axes.set_ylabel(label, color=text)
+        axes.set_facecolor("none")
+        axes.tick_params(colors=text, which="both")
+        axes.grid(True, which="major", alpha=0.3)
+        for spine in axes.spines.values():
+            spine.set_color(text)
+    legend = time_axes.legend(frameon=False)
+    for entry in legend.get_texts():
+        entry.set_color(text)
+    figure.suptitle("forward + backward, relative to torch's fused scaled_dot_product_attention", color=text, fontsize=10)
+    return figure
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selfattention.benchmark", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=list(DEFAULT_LENGTHS))
@@ -422,6 +682,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
     parser.add_argument("--name", help="file name stem (default: DEVICE-DATE)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and one repeat: checks that it runs")
+    parser.add_argument("--backward", action="store_true",
+                        help="measure training: the forward and the backward pass (default lengths 512 to 16384, 3 repeats)")
+    parser.add_argument("--threads", type=int, help="with --backward: torch threads per case (default: torch's)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument(
         "--versus-torch", action="store_true",
@@ -430,6 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=21, help="with --versus-torch: interleaved rounds")
     args = parser.parse_args(argv)
+    given = set(argv if argv is not None else sys.argv[1:])
 
     if args.versus_torch:
         print(_RATIO_HEADER, flush=True)
@@ -439,13 +703,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.worker:  # one CPU case, in its own process; prints one JSON line
         form, seq_len, config = args.worker
-        print(json.dumps(asdict(_measure(form, int(seq_len), json.loads(config)))))
+        config = json.loads(config)
+        measure = _measure_training if config.get("backward") else _measure
+        print(json.dumps(asdict(measure(form, int(seq_len), config))))
         return 0
     if args.smoke:
         args.lengths = [n for n in args.lengths if n <= 128] or [64, 128]
         args.repeats, args.warmup, args.heads, args.head_dim = 2, 1, 2, 16
         args.block_size = min(args.block_size, 32)
     command = "python -m selfattention.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.backward:
+        return _main_training(args, given, command.strip())
     print(_HEADER, flush=True)
     results = run(
         lengths=args.lengths, forms=args.forms, device=args.device, batch=args.batch, heads=args.heads,
@@ -454,6 +722,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         log=lambda line: print(line, flush=True),
     )  # fmt: skip
     name = args.name or f"{args.device.split(':')[0]}-{results.date}"
+    for path in save(results, args.out, name):
+        print(f"wrote {path}")
+    return 1 if any(case.error for case in results.cases) and args.smoke else 0
+
+
+def _main_training(args: argparse.Namespace, given: set[str], command: str) -> int:
+    """``--backward``: the forward and backward pass, with its own defaults."""
+    if "--lengths" not in given and not args.smoke:
+        args.lengths = list(TRAINING_LENGTHS)
+    if "--repeats" not in given and not args.smoke:
+        args.repeats = 3
+    if args.threads:
+        torch.set_num_threads(args.threads)  # so that the machine's record says so too
+    print(_TRAINING_HEADER, flush=True)
+    results = run_training(
+        lengths=args.lengths, forms=args.forms, device=args.device, batch=args.batch, heads=args.heads,
+        head_dim=args.head_dim, block_size=args.block_size, causal=args.causal, dtype=args.dtype,
+        repeats=args.repeats, warmup=args.warmup, threads=args.threads, timeout=args.timeout, command=command,
+        log=lambda line: print(line, flush=True),
+    )  # fmt: skip
+    name = args.name or f"{args.device.split(':')[0]}-fwdbwd-{results.date}"
     for path in save(results, args.out, name):
         print(f"wrote {path}")
     return 1 if any(case.error for case in results.cases) and args.smoke else 0

@@ -1,0 +1,229 @@
+"""The hand-written backward pass of blockwise attention, against autograd through the naive form.
+
+The reference is ``softmax(Q K^T * scale + mask) V`` written out here with torch operations,
+differentiated by torch.autograd: independent of the package's code.
+"""
+
+import math
+
+import pytest
+import torch
+
+from selfattention import BlockwiseGradients, blockwise_attention, blockwise_attention_gradients
+from selfattention.blockwise import _BlockwiseAttention
+
+# float32: the gradients are sums over up to n_k terms computed in another order than autograd's;
+# relative to the gradients' size they agree to about 1e-6 at n = 37, so 1e-5 leaves a margin.
+FLOAT32_TOLERANCE = 1e-5
+
+
+def naive_attention(queries, keys, values, *, causal=False, scale=None):
+    """softmax(Q K^T * scale) V, written out, with the causal mask when asked."""
+    scale = 1.0 / math.sqrt(queries.shape[-1]) if scale is None else scale
+    scores = queries @ keys.transpose(-2, -1) * scale
+    if causal:
+        n_q, n_k = scores.shape[-2:]
+        blocked = torch.ones(n_q, n_k, dtype=torch.bool).triu(diagonal=1)
+        scores = scores.masked_fill(blocked, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ values
+
+
+def random_inputs(*batch, n_q=37, n_k=37, d_k=16, d_v=12, dtype=torch.float64, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    tensors = [
+        torch.randn(*batch, n_q, d_k, generator=generator, dtype=dtype),
+        torch.randn(*batch, n_k, d_k, generator=generator, dtype=dtype),
+        torch.randn(*batch, n_k, d_v, generator=generator, dtype=dtype),
+        torch.randn(*batch, n_q, d_v, generator=generator, dtype=dtype),  # dO
+    ]
+    return tensors
+
+
+def gradients(function, queries, keys, values, grad_output):
+    leaves = [t.detach().clone().requires_grad_() for t in (queries, keys, values)]
+    output = function(*leaves)
+    output.backward(grad_output)
+    return output.detach(), [leaf.grad for leaf in leaves]
+
+
+def assert_gradients_equal(block_size, causal, queries, keys, values, grad_output, *, tolerance, scale=None):
+    expected_output, expected = gradients(
+        lambda q, k, v: naive_attention(q, k, v, causal=causal, scale=scale), queries, keys, values, grad_output
+    )
+    output, actual = gradients(
+        lambda q, k, v: blockwise_attention(q, k, v, block_size=block_size, causal=causal, scale=scale),
+        queries, keys, values, grad_output,
+    )  # fmt: skip
+    torch.testing.assert_close(output, expected_output, atol=tolerance, rtol=tolerance)
+    for name, got, want in zip(("queries", "keys", "values"), actual, expected, strict=True):
+        assert got.shape == want.shape, name
+        torch.testing.assert_close(got, want, atol=tolerance, rtol=tolerance, msg=lambda m, n=name: f"d{n}: {m}")
+
+
+BLOCK_SIZES = [1, 2, 5, 7, 16, 36, 37, 38, 100]  # 37 = n: sizes dividing it or not, and larger
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("block_size", BLOCK_SIZES)
+def test_float64_gradients_equal_autograd_through_the_naive_form(block_size, causal):
+    inputs = random_inputs(2, 3)  # (batch, heads, n, d)
+    assert_gradients_equal(block_size, causal, *inputs, tolerance=1e-10)
+
+
+@pytest.mark.parametrize("block_size", [1, 4, 9, 64])
+@pytest.mark.parametrize(("n_q", "n_k"), [(9, 40), (40, 9), (1, 17)])
+def test_more_or_fewer_keys_than_queries(block_size, n_q, n_k):
+    inputs = random_inputs(3, n_q=n_q, n_k=n_k, seed=1)
+    assert_gradients_equal(block_size, False, *inputs, tolerance=1e-10, scale=0.3)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("block_size", [3, 16, 64])
+def test_float32_gradients_within_the_documented_tolerance(block_size, causal):
+    inputs = random_inputs(2, 2, dtype=torch.float32, seed=2)
+    assert_gradients_equal(block_size, causal, *inputs, tolerance=FLOAT32_TOLERANCE)
+
+
+def test_unbatched_inputs():
+    inputs = random_inputs(n_q=11, n_k=11, seed=3)
+    assert_gradients_equal(4, True, *inputs, tolerance=1e-10)
+
+
+def test_large_scores_give_finite_gradients():
+    queries, keys, values, grad_output = random_inputs(2, seed=4)
+    assert_gradients_equal(8, True, queries * 30, keys * 30, values, grad_output, tolerance=1e-9)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradcheck(causal):
+    queries, keys, values, _ = random_inputs(2, n_q=6, n_k=6, d_k=4, d_v=3, seed=5)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    assert torch.autograd.gradcheck(
+        lambda q, k, v: blockwise_attention(q, k, v, block_size=4, causal=causal), leaves
+    )
+
+
+def test_gradcheck_with_more_keys_than_queries():
+    queries, keys, values, _ = random_inputs(n_q=3, n_k=7, d_k=4, d_v=2, seed=6)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    assert torch.autograd.gradcheck(lambda q, k, v: blockwise_attention(q, k, v, block_size=2), leaves)
+
+
+def test_no_keys_gives_zero_output_and_zero_finite_gradients():
+    # Every query fully masked: no key at all. The naive softmax is NaN here; blockwise gives 0.
+    queries, keys, values, grad_output = random_inputs(2, n_q=5, n_k=0, seed=7)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    output = blockwise_attention(*leaves, block_size=2)
+    assert torch.equal(output, torch.zeros(2, 5, 12, dtype=torch.float64))
+    output.backward(grad_output)
+    assert torch.equal(leaves[0].grad, torch.zeros_like(queries))
+    assert leaves[1].grad.shape == keys.shape and leaves[2].grad.shape == values.shape
+    stats = blockwise_attention_gradients(queries.detach(), keys.detach(), values.detach(), grad_output, block_size=2)
+    assert torch.isneginf(stats.logsumexp).all()
+    assert torch.equal(stats.grad_queries, torch.zeros_like(queries))
+
+
+def test_fully_masked_rows_in_the_backward_give_zero_not_nan():
+    # The backward's own treatment of a row with L = -inf (no key to attend to): P = 0, so the
+    # row adds nothing to dV and dK and its dQ is 0. Rows 0 and 2 are fully masked here.
+    from selfattention.blockwise import _backward
+
+    queries, keys, values, grad_output = random_inputs(n_q=4, n_k=6, seed=8)
+    logsumexp = torch.logsumexp(queries @ keys.T, dim=-1, keepdim=True)
+    output = torch.softmax(queries @ keys.T, dim=-1) @ values
+    logsumexp[[0, 2]], output[[0, 2]] = float("-inf"), 0.0  # what the forward saves for such rows
+    dq, dk, dv, delta = _backward(
+        queries, keys, values, output, logsumexp, grad_output, block_size=4, scale=1.0, causal=False
+    )
+    assert all(torch.isfinite(t).all() for t in (dq, dk, dv, delta))
+    assert torch.equal(dq[[0, 2]], torch.zeros(2, 16, dtype=torch.float64))
+    kept = [1, 3]  # the gradients equal those of the two unmasked rows alone
+    _, expected = gradients(
+        lambda q, k, v: naive_attention(q, k, v, scale=1.0), queries[kept], keys, values, grad_output[kept]
+    )
+    torch.testing.assert_close(dq[kept], expected[0], atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(dk, expected[1], atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(dv, expected[2], atol=1e-12, rtol=1e-12)
+
+
+def test_no_queries():
+    queries, keys, values, grad_output = random_inputs(n_q=0, n_k=4, seed=9)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    output = blockwise_attention(*leaves, block_size=2)
+    assert output.shape == (0, 12)
+    output.backward(grad_output)
+    assert torch.equal(leaves[1].grad, torch.zeros_like(keys))
+    assert torch.equal(leaves[2].grad, torch.zeros_like(values))
+
+
+def test_causal_backward_skips_the_tiles_above_the_diagonal(monkeypatch):
+    # With 4 blocks of queries and keys, the causal backward needs 4 + 3 + 2 + 1 = 10 tiles of 16.
+    import selfattention.blockwise as blockwise
+
+    tiles = []
+    original = blockwise._scores_tile
+
+    def counting(*args, **kwargs):
+        tiles.append((kwargs["q_start"], kwargs["k_start"]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(blockwise, "_scores_tile", counting)
+    queries, keys, values, grad_output = random_inputs(n_q=16, n_k=16, seed=10)
+    blockwise_attention_gradients(queries, keys, values, grad_output, block_size=4, causal=True)
+    backward = tiles[len(tiles) // 2 :]  # the forward visits the same 10 tiles first
+    assert len(tiles) == 20
+    assert sorted(backward) == [(q, k) for q in range(0, 16, 4) for k in range(0, q + 1, 4)]
+
+
+def test_the_forward_saves_nothing_n_by_n():
+    queries, keys, values, _ = random_inputs(1, n_q=64, n_k=64, seed=11)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    output = blockwise_attention(*leaves, block_size=8)
+    saved = output.grad_fn.saved_tensors
+    assert [tuple(t.shape) for t in saved] == [(1, 64, 16), (1, 64, 16), (1, 64, 12), (1, 64, 12), (1, 64, 1)]
+
+
+def test_the_statistics_are_the_log_sum_exp_and_delta():
+    queries, keys, values, grad_output = random_inputs(2, n_q=10, n_k=13, seed=12)
+    result = blockwise_attention_gradients(queries, keys, values, grad_output, block_size=4, scale=0.5)
+    assert isinstance(result, BlockwiseGradients)
+    scores = queries @ keys.transpose(-2, -1) * 0.5
+    torch.testing.assert_close(result.logsumexp, torch.logsumexp(scores, dim=-1, keepdim=True))
+    output = naive_attention(queries, keys, values, scale=0.5)
+    torch.testing.assert_close(result.output, output)
+    torch.testing.assert_close(result.delta, (grad_output * output).sum(-1, keepdim=True))
+    _, expected = gradients(lambda q, k, v: naive_attention(q, k, v, scale=0.5), queries, keys, values, grad_output)
+    for got, want in zip((result.grad_queries, result.grad_keys, result.grad_values), expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
+
+
+def test_gradients_function_refuses_a_bad_grad_output():
+    queries, keys, values, grad_output = random_inputs(n_q=4, n_k=4, seed=13)
+    with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(\.\.\., n_q, d_v\) = \(4, 12\), got \(4, 11\)"):
+        blockwise_attention_gradients(queries, keys, values, grad_output[:, :11])
+    with pytest.raises(TypeError, match="grad_output must have the inputs' dtype torch.float64, got torch.float32"):
+        blockwise_attention_gradients(queries, keys, values, grad_output.float())
+
+
+def test_double_backward_raises_a_clear_error():
+    queries, keys, values, _ = random_inputs(n_q=4, n_k=4, d_k=2, d_v=2, seed=14)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    output = blockwise_attention(*leaves, block_size=2)
+    with pytest.raises(RuntimeError, match="blockwise_attention has no double backward"):
+        torch.autograd.grad(output.sum(), leaves[0], create_graph=True)
+    (grad_queries,) = torch.autograd.grad(output.sum(), leaves[0])  # once is fine
+    assert torch.isfinite(grad_queries).all()
+
+
+def test_inference_needs_no_saved_tensors():
+    queries, keys, values, _ = random_inputs(n_q=5, n_k=5, seed=15)
+    with torch.inference_mode():
+        output = blockwise_attention(queries, keys, values, block_size=2)
+    assert output.grad_fn is None
+    torch.testing.assert_close(output, naive_attention(queries, keys, values))
+
+
+def test_it_is_an_autograd_function():
+    queries, keys, values, _ = random_inputs(n_q=5, n_k=5, seed=16)
+    output = blockwise_attention(queries.requires_grad_(), keys, values)
+    assert type(output.grad_fn).__name__ == f"{_BlockwiseAttention.__name__}Backward"
