@@ -188,3 +188,16 @@ def test_causal_modules_export_with_a_dynamic_length(module):
     exported = torch.export.export(module, (randn(2, 5, 8),), dynamic_shapes={"inputs": {1: seq_len}})
     inputs = randn(2, 9, 8, seed=3)
     torch.testing.assert_close(exported.module()(inputs), module(inputs))
+
+
+def test_causal_paths_trace_with_torch_jit_for_another_length():
+    """torch.jit.trace records shapes as tensors: the causal mask is built from them."""
+    module = MultiHeadAttention(8, 8, 2, causal=True).eval()
+    traced = [
+        (torch.jit.trace(module, (randn(2, 5, 8),)), module),
+        (torch.jit.trace(lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True), (randn(2, 5, 8),)),
+         lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True)),
+    ]  # fmt: skip
+    inputs = randn(2, 7, 8, seed=1)
+    for function, reference in traced:
+        torch.testing.assert_close(function(inputs), reference(inputs))

@@ -305,7 +305,7 @@ def check_dropout(dropout: object, *, name: str = "dropout") -> float:
 
 def check_size(name: str, value: object, *, minimum: int = 1) -> int:
     """An integer of at least ``minimum`` (a Python or NumPy integer, or a traced size)."""
-    if isinstance(value, torch.SymInt):
+    if isinstance(value, torch.SymInt) or (isinstance(value, Tensor) and torch.jit.is_tracing()):
         return value  # type: ignore[return-value]  # a size read from a traced tensor's shape
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
