@@ -69,7 +69,7 @@ def cross_lookup() -> torch.Tensor:
 
 
 FIGURES: dict[str, tuple[Callable[[], torch.Tensor], list[str], list[str], str]] = {
-    "gqa-grouping": (gqa_grouping, ["kv 1", "kv 2"], [f"q {h}" for h in range(1, 9)], "Query head reads key/value head"),
+    "gqa-grouping": (gqa_grouping, ["kv 1", "kv 2"], [f"q {h}" for h in range(1, 9)], "Grouping"),
     "cache-mask": (cache_mask, TOKENS, TOKENS[3:], "3 cached, 3 new: aligned to the end"),
     "cache-mask-wrong": (cache_mask_wrong, TOKENS, TOKENS[3:], "Aligned to the start: wrong"),
     "rope-scores": (rope_scores, [str(p) for p in range(8)], [str(p) for p in range(8)], "Same vector, RoPE at each position"),
