@@ -31,7 +31,8 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAGES = [
-    "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "pytorch/", "attention-maps/",
+    "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "gqa/", "kv-cache/", "positions/",
+    "cross-attention/", "pytorch/", "attention-maps/",
     "blockwise/", "performance/", "errors/", "reference/", "notebooks/walkthrough/",
 ]  # fmt: skip
 MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]

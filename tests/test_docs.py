@@ -58,9 +58,25 @@ def mutate(line: str) -> str:
     return line[: match.start()] + str((int(digit) + 1) % 10) + line[match.end() :]
 
 
+def example_lines(examples, text: str) -> list[int]:
+    """The 0-based line on which each example starts. Inside an indented block (a solution in a
+    ``??? success`` admonition) Sybil's offsets count the dedented block, so they fall short of
+    the page's line: start from there and find the example's first line of source."""
+    lines = text.split("\n")
+    found: list[int] = []
+    for example in examples:
+        line = max(text.count("\n", 0, example.region.start), found[-1] + 1 if found else 0)
+        first = ">>> " + getattr(example.parsed, "source", "").split("\n", 1)[0].rstrip()
+        candidate = line
+        while candidate < len(lines) and lines[candidate].strip() != first.strip():
+            candidate += 1
+        found.append(candidate if candidate < len(lines) else line)
+    return found
+
+
 def example_starts(path: Path, text: str) -> list[int]:
     """The 0-based line on which each of a page's examples starts."""
-    return [text.count("\n", 0, example.region.start) for example in Document.parse(str(path), *DOC_PARSERS)]
+    return example_lines(list(Document.parse(str(path), *DOC_PARSERS)), text)
 
 
 def failing_line(path: Path, text: str) -> int | None:
@@ -68,12 +84,12 @@ def failing_line(path: Path, text: str) -> int | None:
     mutated = path.with_name(f".mutated-{path.name}")
     mutated.write_text(text, encoding="utf-8")
     try:
-        document = Document.parse(str(mutated), *DOC_PARSERS)
-        for example in document:
+        examples = list(Document.parse(str(mutated), *DOC_PARSERS))
+        for example, line in zip(examples, example_lines(examples, text), strict=True):
             try:
                 example.evaluate()
             except Exception:  # SybilFailure for a mismatch, or the error itself
-                return text.count("\n", 0, example.region.start)
+                return line
         return None
     finally:
         mutated.unlink()
@@ -102,9 +118,9 @@ def test_every_printed_line_is_compared_exactly(page):
     character (no option flags here). So a changed digit fails the suite exactly when its line
     is part of the expected output of an example Sybil runs: check that for every line."""
     text = page.read_text(encoding="utf-8")
+    parsed_examples = list(Document.parse(str(page), *DOC_PARSERS))
     examples = [
-        (text.count("\n", 0, example.region.start), example.parsed)
-        for example in Document.parse(str(page), *DOC_PARSERS)
+        (line, example.parsed) for example, line in zip(parsed_examples, example_lines(parsed_examples, text), strict=True)
     ]
     for _, parsed in examples:
         assert not getattr(parsed, "options", {}), f"{page.name}: doctest option flags loosen the comparison"
@@ -126,7 +142,7 @@ def test_changing_a_printed_number_fails(page):
     text = page.read_text(encoding="utf-8")
     lines = text.split("\n")
     assert failing_line(page, text) is None, f"{page.name} fails as it is"
-    starts = [text.count("\n", 0, e.region.start) for e in Document.parse(str(page), *DOC_PARSERS)]
+    starts = example_starts(page, text)
     numbered = [(n, line) for n, line in output_lines(text) if re.search(r"\d", line)]
     if not numbered:
         pytest.skip(f"{page.name} prints no number")
