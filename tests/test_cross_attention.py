@@ -68,3 +68,16 @@ def test_outputs_follow_the_context_not_the_inputs_keys():
         other = attention(inputs, context=context + 1.0)
     torch.testing.assert_close(permuted, one, atol=1e-12, rtol=1e-12)  # a set, order-free
     assert not torch.isclose(other, one).any()
+
+
+def test_value_checks_scan_the_context_only_when_switched_on():
+    from selfattention import checks
+
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(4, 4, 2).eval()
+    inputs, context = torch.ones(3, 4), torch.ones(5, 4)
+    context[2, 1] = float("nan")
+    with torch.no_grad():
+        assert torch.isnan(attention(inputs, context=context)).all()  # default: NaN in, NaN out, as in torch
+        with checks(), pytest.raises(ValueError, match=r"context contains NaN or infinite values \(the first at index \(2, 1\)"):
+            attention(inputs, context=context)

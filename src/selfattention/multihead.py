@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from selfattention._checks import (
     check_bool,
     check_dropout,
+    check_finite,
     check_floating,
     check_mask,
     check_module_inputs,
@@ -213,7 +214,7 @@ class MultiHeadAttention(nn.Module):
         return aligned & mask, False
 
     def _check_context(self, inputs: Tensor, context: object, cache: object) -> Tensor:
-        context = check_floating("context", context)
+        context = check_finite("context", check_floating("context", context))
         if context.shape[-1] != self.d_in:
             raise ValueError(
                 f"context must have shape (..., ctx_len, d_in={self.d_in}), got shape {tuple(context.shape)}"
