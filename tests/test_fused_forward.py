@@ -154,3 +154,19 @@ def test_every_module_forward_calls_the_fused_kernel_once(module, mask):
     assert fused.call_count == 1
     is_causal = fused.call_args.kwargs.get("is_causal", False)
     assert is_causal == (mask is None and getattr(module, "causal", isinstance(module, CausalSelfAttention)))
+
+
+@pytest.mark.parametrize("path", ["MultiHeadAttention", "MultiHeadAttention + mask", "CausalSelfAttention",
+                                  "CausalSelfAttention + mask", "MultiHeadAttention.steps"])  # fmt: skip
+def test_a_future_token_cannot_change_earlier_outputs_on_any_causal_path(path):
+    torch.manual_seed(0)
+    module = MultiHeadAttention(4, 4, 2, causal=True) if path.startswith("Multi") else CausalSelfAttention(4, 4)
+    mask = torch.ones(6, 6, dtype=torch.bool) if "mask" in path else None
+    call = (lambda x: module.steps(x).output) if path.endswith("steps") else (lambda x: module(x, mask=mask))
+    inputs = randn(2, 6, 4)
+    changed = inputs.clone()
+    changed[:, 4] += 10.0
+    with torch.no_grad():
+        before, after = call(inputs), call(changed)
+    torch.testing.assert_close(after[:, :4], before[:, :4], atol=0, rtol=0)
+    assert not torch.allclose(after[:, 4:], before[:, 4:])

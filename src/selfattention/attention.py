@@ -9,7 +9,6 @@ may attend to a key.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
