@@ -33,7 +33,8 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAGES = [
-    "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "pytorch/", "attention-maps/",
+    "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "gqa/", "kv-cache/", "positions/",
+    "cross-attention/", "pytorch/", "attention-maps/",
     "blockwise/", "backward/", "performance/", "errors/", "reference/", "notebooks/walkthrough/", "sources/",
 ]  # fmt: skip
 MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]
@@ -272,7 +273,8 @@ def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
     blocks = page.locator("div.highlight:has(.gp)")
     for index in range(blocks.count()):
         block = blocks.nth(index)
-        block.hover()
+        block.evaluate("element => { const details = element.closest('details'); if (details) details.open = true; }")
+        block.hover()  # a solution in a collapsed admonition is opened first, as a reader would
         page.evaluate("navigator.clipboard.writeText('')")
         block.locator("button[data-md-type='copy']").click()
         page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)", timeout=5_000)

@@ -52,6 +52,9 @@ def modules() -> dict[str, tuple[torch.nn.Module, dict[str, torch.Tensor]]]:
         "MultiHeadAttention causal": (MultiHeadAttention(8, 8, 2, causal=True).eval(), {}),
         "MultiHeadAttention causal mask": (MultiHeadAttention(8, 8, 2, causal=True).eval(), {"mask": allowed}),
         "MultiHeadAttention training": (MultiHeadAttention(8, 8, 2, dropout=0.1).train(), {}),
+        "MultiHeadAttention grouped-query rope": (MultiHeadAttention(8, 8, 4, num_kv_heads=2, causal=True, rope=True).eval(), {}),
+        "MultiHeadAttention multi-query mask": (MultiHeadAttention(8, 8, 2, num_kv_heads=1, causal=True).eval(), {"mask": allowed}),
+        "MultiHeadAttention cross-attention": (MultiHeadAttention(8, 8, 2, num_kv_heads=1).eval(), {"context": randn(2, 3, 8, seed=9)}),
         "SelfAttention": (SelfAttention(8, 4).eval(), {}),
         "SelfAttention float mask": (SelfAttention(8, 4).eval(), {"mask": torch.zeros(5, 5)}),
         "CausalSelfAttention": (CausalSelfAttention(8, 4).eval(), {}),
@@ -86,6 +89,8 @@ def functions() -> dict[str, tuple[Callable[..., object], tuple[object, ...]]]:
         "simplified_self_attention": (sa.simplified_self_attention, (x,)),
         "self_attention": (lambda x, w: sa.self_attention(x, w, w, w), (x, w)),
         "to_torch_attn_mask": (sa.to_torch_attn_mask, (allowed,)),
+        "apply_rope": (sa.apply_rope, (q,)),
+        "apply_rope positions": (lambda q: sa.apply_rope(q, torch.arange(3, 8), base=500.0), (q,)),
     }  # fmt: skip
 
 
@@ -173,6 +178,7 @@ def test_causal_length_traces_as_a_dynamic_size():
 
 
 @pytest.mark.parametrize("name", ["MultiHeadAttention", "MultiHeadAttention causal", "MultiHeadAttention causal mask",
+                                  "MultiHeadAttention grouped-query rope", "MultiHeadAttention cross-attention",
                                   "SelfAttention float mask", "CausalSelfAttention", "CausalSelfAttention mask"])  # fmt: skip
 def test_module_exports(name):
     module, kwargs = modules()[name]

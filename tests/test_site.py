@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
     "index.html", "simplified/index.html", "trainable/index.html", "scaling/index.html",
-    "causal/index.html", "multihead/index.html", "pytorch/index.html", "attention-maps/index.html",
+    "causal/index.html", "multihead/index.html", "gqa/index.html", "kv-cache/index.html", "positions/index.html",
+    "cross-attention/index.html", "pytorch/index.html", "attention-maps/index.html",
     "errors/index.html", "reference/index.html",
     "blockwise/index.html", "backward/index.html", "performance/index.html", "notebooks/walkthrough/index.html",
     "sources/index.html",

@@ -26,9 +26,11 @@ from selfattention.blockwise import (
 )
 from selfattention.causal import CausalSelfAttention
 from selfattention.interop import from_torch_multihead, to_torch_attn_mask, to_torch_multihead
+from selfattention.kv_cache import KVCache
 from selfattention.masks import causal_and, causal_mask
 from selfattention.multihead import MultiHeadAttention, MultiHeadSteps
 from selfattention.plotting import plot_attention
+from selfattention.rope import apply_rope, halves_to_pairs, rope_angles
 from selfattention.scaling import SoftmaxSaturation, softmax_saturation
 from selfattention.simplified import simplified_self_attention
 from selfattention.toy import (
@@ -49,11 +51,13 @@ __all__ = [
     "InductionBatch",
     "InductionModel",
     "InductionTask",
+    "KVCache",
     "MultiHeadAttention",
     "MultiHeadSteps",
     "OnlineSoftmaxState",
     "SelfAttention",
     "SoftmaxSaturation",
+    "apply_rope",
     "attention_context",
     "attention_dropout",
     "attention_scores",
@@ -67,9 +71,11 @@ __all__ = [
     "checks",
     "checks_enabled",
     "from_torch_multihead",
+    "halves_to_pairs",
     "induction_batch",
     "mask_scores",
     "plot_attention",
+    "rope_angles",
     "scaled_dot_product_attention",
     "self_attention",
     "self_attention_steps",

@@ -41,13 +41,16 @@ from selfattention.plotting import svg_bytes
 
 __all__ = [
     "Case",
+    "DecodeSpeed",
     "Ratio",
     "Results",
     "attention_flops",
     "compare_with_torch",
     "format_ratios",
     "format_table",
+    "load_decode_speed",
     "load_results",
+    "measure_decoding",
     "plot_results",
     "plot_training_ratios",
     "run",
@@ -665,6 +668,142 @@ def plot_training_ratios(results: Results, *, theme: str = "light"):  # -> matpl
     return figure
 
 
+@dataclass
+class DecodeSpeed:
+    """Generation speed of a small decoder, with and without the KV cache.
+
+    Attributes:
+        date, command, machine, versions: when, how and on what it was measured.
+        config: the model and the run (layers, d_model, heads, kv_heads, prompt_len,
+            new_tokens, rounds, threads).
+        seconds: median seconds to generate ``new_tokens`` after the prompt, per mode
+            (``"cache"``, ``"no_cache"``); the prompt's forward pass included.
+        tokens_per_s: ``new_tokens / seconds``, per mode.
+        speedup: median over the rounds of ``no_cache / cache`` within a round.
+        same_outputs: the two modes generated the same vectors (``torch.allclose``).
+    """
+
+    date: str
+    command: str
+    machine: dict[str, Any]
+    versions: dict[str, str]
+    config: dict[str, Any]
+    seconds: dict[str, float]
+    tokens_per_s: dict[str, float]
+    speedup: float
+    same_outputs: bool
+
+
+class _Decoder(torch.nn.Module):
+    """Pre-norm decoder blocks: causal grouped-query attention with RoPE, then an MLP."""
+
+    def __init__(self, layers: int, d_model: int, heads: int, kv_heads: int) -> None:
+        super().__init__()
+        from selfattention.multihead import MultiHeadAttention
+
+        self.norms = torch.nn.ModuleList(torch.nn.LayerNorm(d_model) for _ in range(2 * layers))
+        self.attention = torch.nn.ModuleList(
+            MultiHeadAttention(d_model, d_model, heads, num_kv_heads=kv_heads, causal=True, rope=True)
+            for _ in range(layers)
+        )
+        self.mlp = torch.nn.ModuleList(
+            torch.nn.Sequential(torch.nn.Linear(d_model, 4 * d_model), torch.nn.GELU(), torch.nn.Linear(4 * d_model, d_model))
+            for _ in range(layers)
+        )
+
+    def forward(self, inputs: torch.Tensor, caches: Sequence[Any] | None = None) -> torch.Tensor:
+        x = inputs
+        for i, (attention, mlp) in enumerate(zip(self.attention, self.mlp, strict=True)):
+            x = x + attention(self.norms[2 * i](x), cache=None if caches is None else caches[i])
+            x = x + mlp(self.norms[2 * i + 1](x))
+        return x
+
+
+def _generate(model: _Decoder, prompt: torch.Tensor, new_tokens: int, *, cache: bool) -> torch.Tensor:
+    """Feed each last output vector back as the next input (a model without a vocabulary)."""
+    from selfattention.kv_cache import KVCache
+
+    if cache:
+        caches = [KVCache() for _ in model.attention]
+        step = model(prompt, caches)[:, -1:]
+        generated = [step]
+        for _ in range(new_tokens - 1):
+            step = model(step, caches)[:, -1:]
+            generated.append(step)
+        return torch.cat(generated, dim=1)
+    sequence = prompt
+    for _ in range(new_tokens):
+        sequence = torch.cat((sequence, model(sequence)[:, -1:]), dim=1)
+    return sequence[:, prompt.shape[1] :]
+
+
+def measure_decoding(
+    *,
+    layers: int = 4,
+    d_model: int = 256,
+    heads: int = 8,
+    kv_heads: int = 2,
+    prompt_len: int = 64,
+    new_tokens: int = 64,
+    rounds: int = 5,
+    threads: int | None = 1,
+    command: str = "",
+    log: Callable[[str], None] = lambda line: None,
+) -> DecodeSpeed:
+    """Tokens per second of a small decoder (``layers`` blocks of causal grouped-query
+    attention with RoPE and an MLP) generating ``new_tokens`` after a ``prompt_len`` prompt,
+    with a `selfattention.KVCache` per layer and without one (every step recomputes the whole
+    sequence). Interleaved round by round; ``threads=1`` runs torch on one thread."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = _Decoder(layers, d_model, heads, kv_heads).eval()
+    prompt = torch.randn(1, prompt_len, d_model)
+    times: dict[str, list[float]] = {"cache": [], "no_cache": []}
+    ratios = []
+    with torch.inference_mode():
+        outputs = {mode: _generate(model, prompt, new_tokens, cache=mode == "cache") for mode in times}  # warm-up
+        for _ in range(rounds):
+            for mode in times:
+                start = time.perf_counter()
+                _generate(model, prompt, new_tokens, cache=mode == "cache")
+                times[mode].append(time.perf_counter() - start)
+            ratios.append(times["no_cache"][-1] / times["cache"][-1])
+            log(f"cache {times['cache'][-1]:.3f} s, no cache {times['no_cache'][-1]:.3f} s, ratio {ratios[-1]:.2f}")
+    seconds = {mode: statistics.median(values) for mode, values in times.items()}
+    return DecodeSpeed(
+        date=dt.date.today().isoformat(),
+        command=command,
+        machine=_machine("cpu"),
+        versions={"python": platform.python_version(), "torch": torch.__version__, "selfattention": _version()},
+        config={"layers": layers, "d_model": d_model, "heads": heads, "kv_heads": kv_heads, "prompt_len": prompt_len,
+                "new_tokens": new_tokens, "rounds": rounds, "threads": threads},  # fmt: skip
+        seconds=seconds,
+        tokens_per_s={mode: new_tokens / value for mode, value in seconds.items()},
+        speedup=statistics.median(ratios),
+        same_outputs=torch.allclose(outputs["cache"], outputs["no_cache"], atol=1e-4, rtol=1e-4),
+    )
+
+
+def load_decode_speed(path: str | os.PathLike[str]) -> DecodeSpeed:
+    """Read a ``.json`` file written by ``python -m selfattention.benchmark --decode``."""
+    return DecodeSpeed(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _decode_main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """``--decode``: measure generation with and without the KV cache, write ``NAME.json``."""
+    command = "python -m selfattention.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+    sizes = {"layers": 1, "d_model": 32, "heads": 4, "kv_heads": 2, "prompt_len": 4, "new_tokens": 4, "rounds": 1} if args.smoke else {}
+    result = measure_decoding(**sizes, command=command.strip(), log=lambda line: print(line, flush=True))
+    print(f"tokens per second: cache {result.tokens_per_s['cache']:.1f}, no cache {result.tokens_per_s['no_cache']:.1f}, "
+          f"speedup {result.speedup:.2f}, same outputs {result.same_outputs}")  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{args.name or 'decode-cpu-' + result.date}.json"
+    path.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return 0 if result.same_outputs else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selfattention.benchmark", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=list(DEFAULT_LENGTHS))
@@ -692,8 +831,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "and scaled_dot_product_attention against torch's, on one thread, as ratios",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=21, help="with --versus-torch: interleaved rounds")
+    parser.add_argument(
+        "--decode", action="store_true",
+        help="tokens per second of a small decoder (4 layers, d 256, 8 query and 2 key/value heads, RoPE) "
+        "generating 64 tokens after a 64-token prompt, with and without the KV cache, on one thread; "
+        "writes OUT/NAME.json (default name decode-cpu-DATE)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     given = set(argv if argv is not None else sys.argv[1:])
+
+    if args.decode:
+        return _decode_main(args, argv)
 
     if args.versus_torch:
         print(_RATIO_HEADER, flush=True)

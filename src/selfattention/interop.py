@@ -38,7 +38,10 @@ def to_torch_attn_mask(mask: Tensor) -> Tensor:
 def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
     """An ``nn.MultiheadAttention`` (``batch_first=True``) computing what ``module`` computes.
 
-    Needs ``d_in == d_out`` (PyTorch's module projects from and to ``embed_dim``). Without
+    Needs ``d_in == d_out`` (PyTorch's module projects from and to ``embed_dim``), one
+    key/value head per query head (``nn.MultiheadAttention`` has no grouped-query attention)
+    and ``rope=False`` (it has no rotary positions). For cross-attention, call the returned
+    module with ``(inputs, context, context)``. Without
     ``qkv_bias`` the input projection bias is set to zero. Causal masking is not a weight:
     pass ``attn_mask=to_torch_attn_mask(causal_mask(seq_len))`` to the returned module.
     """
@@ -49,6 +52,14 @@ def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
             f"nn.MultiheadAttention needs d_in == d_out (its embed_dim), got d_in={module.d_in}, "
             f"d_out={module.d_out}"
         )
+    if module.num_kv_heads != module.num_heads:
+        raise ValueError(
+            f"nn.MultiheadAttention has one key/value head per query head, got num_heads="
+            f"{module.num_heads} and num_kv_heads={module.num_kv_heads}: grouped-query attention "
+            f"cannot be expressed by it"
+        )
+    if module.rope:
+        raise ValueError("nn.MultiheadAttention has no rotary positions, got a module with rope=True")
     linears = (module.w_query, module.w_key, module.w_value)
     torch_module = nn.MultiheadAttention(
         module.d_out, module.num_heads, dropout=module.dropout, bias=True, batch_first=True,

@@ -15,14 +15,21 @@ from selfattention._checks import check_size, check_tensor
 __all__ = ["causal_mask", "causal_and"]
 
 
-def causal_mask(seq_len: int, *, device: torch.device | str | None = None) -> Tensor:
+def causal_mask(seq_len: int, *, key_len: int | None = None, device: torch.device | str | None = None) -> Tensor:
     """The mask that lets each position attend to itself and to earlier positions only.
 
     ``seq_len`` may be 0 (an empty mask) or a size read from a traced tensor's shape, so the
     mask can be built inside ``torch.compile`` and ``torch.export``.
 
-    Shapes: ``-> (seq_len, seq_len)``, boolean, lower-triangular; broadcasts against scores of
-    shape ``(..., seq_len, seq_len)``.
+    With ``key_len`` (at least ``seq_len``), the ``seq_len`` queries are the **last**
+    ``seq_len`` of ``key_len`` positions, as when new tokens arrive at a
+    [key/value cache][selfattention.kv_cache.KVCache]: query ``i`` may attend to keys
+    ``0 .. key_len - seq_len + i``. This is the lower-right alignment of
+    ``torch.nn.attention.bias.causal_lower_right``; ``F.scaled_dot_product_attention``'s
+    ``is_causal=True`` aligns to the upper left instead.
+
+    Shapes: ``-> (seq_len, key_len)`` (``key_len`` defaults to ``seq_len``), boolean; broadcasts
+    against scores of shape ``(..., seq_len, key_len)``.
 
     Examples:
         >>> import torch
@@ -31,9 +38,17 @@ def causal_mask(seq_len: int, *, device: torch.device | str | None = None) -> Te
         tensor([[ True, False, False],
                 [ True,  True, False],
                 [ True,  True,  True]])
+        >>> causal_mask(2, key_len=4)  # two new queries after two cached positions
+        tensor([[ True,  True,  True, False],
+                [ True,  True,  True,  True]])
     """
     seq_len = check_size("seq_len", seq_len, minimum=0)
-    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
+    if key_len is None:
+        return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
+    key_len = check_size("key_len", key_len, minimum=0)
+    if not isinstance(key_len, torch.SymInt) and not isinstance(seq_len, torch.SymInt) and key_len < seq_len:
+        raise ValueError(f"key_len={key_len} must be at least seq_len={seq_len}: the queries are the last positions")
+    return torch.ones(seq_len, key_len, dtype=torch.bool, device=device).tril(key_len - seq_len)
 
 
 def causal_and(mask: Tensor | None, seq_len: int, *, device: torch.device | str | None = None) -> Tensor:

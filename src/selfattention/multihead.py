@@ -3,6 +3,10 @@
 The queries, keys and values of width ``d_out`` are split into ``num_heads`` slices of width
 ``head_dim = d_out // num_heads``; each head attends with its own slice, and the heads'
 outputs are concatenated and mixed by an output projection.
+
+The same module covers what current models add: grouped-query and multi-query attention
+(``num_kv_heads``), rotary positions (``rope=True``), incremental decoding with a
+`selfattention.KVCache` (``cache=``) and cross-attention (``context=``).
 """
 
 from __future__ import annotations
@@ -10,18 +14,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfattention._checks import (
     check_bool,
     check_dropout,
+    check_finite,
+    check_floating,
     check_mask,
     check_module_inputs,
     check_positive_int,
 )
 from selfattention.attention import AttentionSteps, attention_steps
-from selfattention.masks import causal_and, causal_mask
+from selfattention.kv_cache import KVCache
+from selfattention.masks import causal_mask
+from selfattention.rope import apply_rope
 
 __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
 
@@ -30,9 +39,12 @@ __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
 class MultiHeadSteps(AttentionSteps):
     """Every intermediate tensor of one `MultiHeadAttention` forward pass (no dropout).
 
-    The fields of `AttentionSteps`, per head: ``queries``, ``keys``, ``values`` and
-    ``context`` are ``(..., num_heads, seq_len, head_dim)``, ``scores`` and ``weights``
-    ``(..., num_heads, seq_len, seq_len)``. Then:
+    The fields of `AttentionSteps`, per query head: ``queries`` and ``context`` are
+    ``(..., num_heads, seq_len, head_dim)``; ``keys`` and ``values`` are
+    ``(..., num_heads, key_len, head_dim)``, each key/value head repeated for the query heads
+    of its group (``key_len`` is ``seq_len``, or ``ctx_len`` with ``context``, or the cache's
+    length after the call with ``cache``); ``scores`` and ``weights`` are
+    ``(..., num_heads, seq_len, key_len)``. Then:
 
     Attributes:
         concatenated: ``(..., seq_len, d_out)``, the heads side by side.
@@ -44,23 +56,45 @@ class MultiHeadSteps(AttentionSteps):
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention.
+    """Multi-head attention: self-attention, grouped-query, with RoPE, a KV cache, or cross-attention.
 
     Args:
-        d_in: width of each input vector.
-        d_out: width of the output, split evenly across the heads.
-        num_heads: number of heads; must divide ``d_out``.
+        d_in: width of each input vector (and of each ``context`` vector).
+        d_out: width of the output, split evenly across the query heads.
+        num_heads: number of query heads; must divide ``d_out``.
+        num_kv_heads: number of key/value heads, ``None`` for ``num_heads`` (plain multi-head
+            attention); must divide ``num_heads``. Query head ``h`` uses key/value head
+            ``h // (num_heads // num_kv_heads)``, the grouping of
+            ``F.scaled_dot_product_attention(..., enable_gqa=True)``: grouped-query attention
+            (Ainslie et al., 2023), or multi-query attention with ``num_kv_heads=1``
+            (Shazeer, 2019). ``w_key`` and ``w_value`` project to ``num_kv_heads * head_dim``.
         dropout: probability of zeroing each attention weight while training; nothing is
             dropped in evaluation mode (``module.eval()``).
         causal: let each token attend only to itself and earlier tokens.
         qkv_bias: give the query, key and value projections a bias (the output projection
             always has one, as in ``nn.MultiheadAttention``).
+        rope: rotate the queries and keys by their positions (`selfattention.apply_rope`,
+            interleaved pairs, base 10000) before the scores; needs an even ``head_dim``.
 
     The scores of each head are scaled by ``1 / sqrt(head_dim)``, the width of one head (not
-    of ``d_out``). ``forward(inputs, mask=None)`` takes an optional boolean ``mask``
-    (``True`` = may attend) of shape ``(seq_len, seq_len)``, or with batch dimensions
-    ``(..., 1 or num_heads, seq_len, seq_len)``; with ``causal=True`` it is combined with
-    the causal mask.
+    of ``d_out``).
+
+    ``forward(inputs, mask=None, *, context=None, cache=None)``:
+
+    - ``mask``: optional, boolean (``True`` = may attend) of shape ``(seq_len, key_len)``, or
+      with batch dimensions ``(..., 1 or num_heads, seq_len, key_len)``; with ``causal=True``
+      it is combined with the causal mask.
+    - ``context``: ``(..., ctx_len, d_in)``, the sequence the keys and values come from
+      (cross-attention); the queries come from ``inputs``. Not with ``causal``, ``rope`` or
+      ``cache``.
+    - ``cache``: a `selfattention.KVCache` (needs ``causal=True``). The call appends the keys
+      and values of ``inputs`` to it and attends over everything it holds; the new tokens are
+      the last positions, so query ``i`` of the call sees every cached position and the new
+      ones up to itself, and RoPE positions continue from the cache's length. One call on a
+      whole sequence and a prefill followed by one token per call give the same outputs.
+
+    ``key_len`` is ``seq_len`` for self-attention, ``ctx_len`` with ``context``, and the
+    cache's length after the call with ``cache``.
 
     ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention`` (flash or
     memory-efficient kernels where the device has them) and checks only metadata; ``steps``
@@ -75,9 +109,11 @@ class MultiHeadAttention(nn.Module):
         d_out: int,
         num_heads: int,
         *,
+        num_kv_heads: int | None = None,
         dropout: float = 0.0,
         causal: bool = False,
         qkv_bias: bool = False,
+        rope: bool = False,
     ) -> None:
         super().__init__()
         check_positive_int("d_in", d_in)
@@ -89,79 +125,189 @@ class MultiHeadAttention(nn.Module):
                 f"d_out // num_heads dimensions (try num_heads in "
                 f"{[h for h in range(1, d_out + 1) if d_out % h == 0]})"
             )
-        self.d_in, self.d_out, self.num_heads = d_in, d_out, num_heads
+        num_kv_heads = num_heads if num_kv_heads is None else check_positive_int("num_kv_heads", num_kv_heads)
+        if num_heads % num_kv_heads != 0:
+            raise ValueError(
+                f"num_kv_heads={num_kv_heads} must divide num_heads={num_heads}: each key/value head "
+                f"serves num_heads // num_kv_heads query heads (try num_kv_heads in "
+                f"{[h for h in range(1, num_heads + 1) if num_heads % h == 0]})"
+            )
+        self.d_in, self.d_out, self.num_heads, self.num_kv_heads = d_in, d_out, num_heads, num_kv_heads
         self.head_dim = d_out // num_heads
         self.dropout = check_dropout(dropout)
         self.causal = check_bool("causal", causal)
+        self.rope = check_bool("rope", rope)
+        if rope and self.head_dim % 2 != 0:
+            raise ValueError(
+                f"rope=True rotates pairs of coordinates and needs an even head size, got "
+                f"head_dim = d_out // num_heads = {d_out} // {num_heads} = {self.head_dim}"
+            )
+        kv_width = num_kv_heads * self.head_dim
         self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.w_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.w_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.w_key = nn.Linear(d_in, kv_width, bias=qkv_bias)
+        self.w_value = nn.Linear(d_in, kv_width, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)
 
     def split_heads(self, projected: Tensor) -> Tensor:
-        """``(..., seq_len, d_out) -> (..., num_heads, seq_len, head_dim)``."""
-        *batch, seq_len, _ = projected.shape
-        return projected.view(*batch, seq_len, self.num_heads, self.head_dim).transpose(-3, -2)
+        """``(..., seq_len, heads * head_dim) -> (..., heads, seq_len, head_dim)``, for the
+        queries (``num_heads``) or the keys and values (``num_kv_heads``)."""
+        *batch, seq_len, width = projected.shape
+        return projected.view(*batch, seq_len, width // self.head_dim, self.head_dim).transpose(-3, -2)
 
     def merge_heads(self, context: Tensor) -> Tensor:
         """``(..., num_heads, seq_len, head_dim) -> (..., seq_len, d_out)``: heads side by side."""
         *batch, _, seq_len, _ = context.shape
         return context.transpose(-3, -2).reshape(*batch, seq_len, self.d_out)
 
-    def check(self, inputs: Tensor, mask: Tensor | None) -> tuple[Tensor | None, bool]:
-        """Check ``inputs`` and ``mask`` (metadata only) and return the ``attn_mask`` and
+    def check(
+        self,
+        inputs: Tensor,
+        mask: Tensor | None,
+        *,
+        context: Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> tuple[Tensor | None, bool]:
+        """Check the arguments of ``forward`` (metadata only) and return the ``attn_mask`` and
         ``is_causal`` arguments of ``F.scaled_dot_product_attention``: with ``causal=True``,
-        ``(None, True)`` without a mask, or the mask combined with the causal mask.
+        ``(None, True)`` without a mask or cache, else the mask combined with the causal mask
+        aligned to the last positions (``None`` for one new token and no mask).
 
-        Shapes: ``inputs (..., seq_len, d_in)``, ``mask (seq_len, seq_len)`` or
-        ``(..., 1 or num_heads, seq_len, seq_len)`` -> a mask broadcastable to
-        ``(..., num_heads, seq_len, seq_len)``, or ``None``.
+        Shapes: ``inputs (..., seq_len, d_in)``, ``mask (seq_len, key_len)`` or
+        ``(..., 1 or num_heads, seq_len, key_len)`` -> a mask broadcastable to
+        ``(..., num_heads, seq_len, key_len)``, or ``None``.
         """
         inputs = check_module_inputs(inputs, self.d_in, self.w_query.weight)
         *batch, seq_len, _ = inputs.shape
+        key_len = seq_len
+        if context is not None:
+            context = self._check_context(inputs, context, cache)
+            key_len = context.shape[-2]
+        if cache is not None:
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"cache must be a KVCache, got {type(cache).__name__}")
+            if not self.causal:
+                raise ValueError(
+                    "cache needs causal=True: without the causal mask an earlier token would attend "
+                    "to later ones in a full pass, which a cache of the past cannot reproduce"
+                )
+            key_len = cache.seq_len + seq_len
         if mask is not None:
-            scores_shape = (*batch, self.num_heads, seq_len, seq_len)
+            scores_shape = (*batch, self.num_heads, seq_len, key_len)
             mask = check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device)
             if mask.dim() > 2 and mask.dim() != len(scores_shape):
                 raise ValueError(
                     f"a mask with batch dimensions must have a head dimension too: expected "
-                    f"shape (..., 1 or {self.num_heads}, {seq_len}, {seq_len}) for inputs of "
+                    f"shape (..., 1 or {self.num_heads}, {seq_len}, {key_len}) for inputs of "
                     f"shape {tuple(inputs.shape)}, got {tuple(mask.shape)}"
                 )
         if not self.causal:
             return mask, False
+        if mask is None and key_len == seq_len:
+            return None, True  # nothing cached: the usual upper-left causal mask
+        if mask is None and seq_len == 1:
+            return None, False  # one new token sees every position held
+        aligned = causal_mask(seq_len, key_len=key_len, device=inputs.device)  # (seq_len, key_len)
         if mask is None:
-            return None, True
-        return causal_and(mask, seq_len, device=inputs.device), False
+            return aligned, False
+        if mask.dtype != torch.bool:
+            raise TypeError(f"with the causal mask, mask must be boolean (True = may attend), got dtype {mask.dtype}")
+        return aligned & mask, False
 
-    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
-        mask, is_causal = self.check(inputs, mask)
+    def _check_context(self, inputs: Tensor, context: object, cache: object) -> Tensor:
+        context = check_finite("context", check_floating("context", context))
+        if context.shape[-1] != self.d_in:
+            raise ValueError(
+                f"context must have shape (..., ctx_len, d_in={self.d_in}), got shape {tuple(context.shape)}"
+            )
+        if context.shape[:-2] != inputs.shape[:-2]:
+            raise ValueError(
+                f"context must have the batch dimensions of inputs: inputs have shape "
+                f"{tuple(inputs.shape)}, context has shape {tuple(context.shape)}"
+            )
+        if context.dtype != inputs.dtype:
+            raise TypeError(f"context has dtype {context.dtype} but inputs have dtype {inputs.dtype}")
+        if context.device != inputs.device:
+            raise ValueError(f"context is on {context.device} but inputs are on {inputs.device}")
+        for flag, reason in (
+            ("causal", "a causal mask needs queries and keys from one sequence"),
+            ("rope", "RoPE measures offsets between positions of one sequence"),
+        ):
+            if getattr(self, flag):
+                raise ValueError(f"context (cross-attention) cannot be used with {flag}=True: {reason}")
+        if cache is not None:
+            raise ValueError(
+                "context and cache cannot be used together: cross-attention keys and values come "
+                "from the context whole, compute them once instead of caching them"
+            )
+        return context
+
+    def project(
+        self, inputs: Tensor, *, context: Tensor | None = None, cache: KVCache | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values per head, rotated (``rope=True``), and the keys and
+        values appended to ``cache`` (all it holds is returned). Call `check` first.
+
+        Shapes: ``inputs (..., seq_len, d_in)`` -> queries ``(..., num_heads, seq_len,
+        head_dim)``, keys and values ``(..., num_kv_heads, key_len, head_dim)``.
+        """
+        source = inputs if context is None else context
         queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
-        keys = self.split_heads(self.w_key(inputs))  # (..., num_heads, seq_len, head_dim)
-        values = self.split_heads(self.w_value(inputs))  # (..., num_heads, seq_len, head_dim)
-        context = F.scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
+        keys = self.split_heads(self.w_key(source))  # (..., num_kv_heads, key_len, head_dim)
+        values = self.split_heads(self.w_value(source))  # (..., num_kv_heads, key_len, head_dim)
+        if self.rope:
+            start = 0 if cache is None else cache.seq_len  # positions continue from the cache
+            positions = torch.arange(start, start + inputs.shape[-2], device=inputs.device)
+            queries, keys = apply_rope(queries, positions), apply_rope(keys, positions)
+        if cache is not None:
+            keys, values = cache.append(keys, values)  # (..., num_kv_heads, key_len, head_dim)
+        return queries, keys, values
+
+    def forward(
+        self,
+        inputs: Tensor,
+        mask: Tensor | None = None,
+        *,
+        context: Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        mask, is_causal = self.check(inputs, mask, context=context, cache=cache)
+        queries, keys, values = self.project(inputs, context=context, cache=cache)
+        attended = F.scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
             queries, keys, values, attn_mask=mask, is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=self.num_kv_heads != self.num_heads,
         )  # fmt: skip
-        return self.out_proj(self.merge_heads(context))  # (..., seq_len, d_out)
+        return self.out_proj(self.merge_heads(attended))  # (..., seq_len, d_out)
 
-    def steps(self, inputs: Tensor, mask: Tensor | None = None) -> MultiHeadSteps:
+    def steps(
+        self,
+        inputs: Tensor,
+        mask: Tensor | None = None,
+        *,
+        context: Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> MultiHeadSteps:
         """The forward pass without dropout, computed explicitly and keeping every
-        intermediate tensor (and checking the values for NaN and infinity)."""
-        mask, is_causal = self.check(inputs, mask)
+        intermediate tensor (and checking the values for NaN and infinity). Key/value head
+        ``h // (num_heads // num_kv_heads)`` is repeated for query head ``h``; with ``cache``
+        the new keys and values are appended to it, as in ``forward``."""
+        mask, is_causal = self.check(inputs, mask, context=context, cache=cache)
         if is_causal:
             mask = causal_mask(inputs.shape[-2], device=inputs.device)
-        queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
-        keys = self.split_heads(self.w_key(inputs))  # (..., num_heads, seq_len, head_dim)
-        values = self.split_heads(self.w_value(inputs))  # (..., num_heads, seq_len, head_dim)
+        queries, keys, values = self.project(inputs, context=context, cache=cache)
+        group = self.num_heads // self.num_kv_heads
+        keys = keys.repeat_interleave(group, dim=-3)  # (..., num_heads, key_len, head_dim)
+        values = values.repeat_interleave(group, dim=-3)  # (..., num_heads, key_len, head_dim)
         steps = attention_steps(queries, keys, values, mask=mask)
         concatenated = self.merge_heads(steps.context)
         per_head = {field.name: getattr(steps, field.name) for field in fields(steps)}
         return MultiHeadSteps(**per_head, concatenated=concatenated, output=self.out_proj(concatenated))
 
     def extra_repr(self) -> str:
+        kv = f"num_kv_heads={self.num_kv_heads}, " if self.num_kv_heads != self.num_heads else ""
+        rope = ", rope=True" if self.rope else ""
         return (
-            f"d_in={self.d_in}, d_out={self.d_out}, num_heads={self.num_heads}, "
-            f"head_dim={self.head_dim}, dropout={self.dropout}, causal={self.causal}, "
+            f"d_in={self.d_in}, d_out={self.d_out}, num_heads={self.num_heads}, {kv}"
+            f"head_dim={self.head_dim}, dropout={self.dropout}, causal={self.causal}{rope}, "
             f"scale=1/sqrt({self.head_dim})={1 / math.sqrt(self.head_dim):.4g}"
         )

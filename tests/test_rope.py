@@ -1,0 +1,115 @@
+"""RoPE against the formula pair by pair, the complex formulation and the split-halves layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from selfattention import MultiHeadAttention, apply_rope, halves_to_pairs, rope_angles
+from tests.references import rope_complex, rope_halves, rope_pairs
+
+TOLERANCES = {torch.float64: 1e-12, torch.float32: 1e-5}
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
+]
+
+
+def randn(*shape, seed=1, dtype=torch.float64, device="cpu"):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("base", [10000.0, 500000.0, 10.0])
+def test_equals_the_pairwise_formula_and_the_complex_formulation(device, dtype, base):
+    x = randn(2, 3, 9, 8, dtype=dtype, device=device)  # (batch, heads, seq_len, head_dim)
+    positions = torch.arange(9)
+    result = apply_rope(x, base=base).cpu()
+    tol = TOLERANCES[dtype]
+    torch.testing.assert_close(result, rope_pairs(x.cpu(), positions, base).to(dtype), atol=tol, rtol=tol)
+    torch.testing.assert_close(result, rope_complex(x.cpu(), positions, base).to(dtype), atol=tol, rtol=tol)
+    explicit = apply_rope(x, torch.arange(9, device=device), base=base).cpu()
+    torch.testing.assert_close(explicit, result, atol=0, rtol=0)
+
+
+def test_given_positions_and_float_positions():
+    x = randn(4, 6)
+    positions = torch.tensor([5, 0, 17, 3])
+    torch.testing.assert_close(apply_rope(x, positions), rope_pairs(x, positions), atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(apply_rope(x, positions.double()), rope_pairs(x, positions), atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_norm_is_preserved(dtype):
+    x = randn(3, 50, 16, dtype=dtype)
+    rotated = apply_rope(x)
+    tol = TOLERANCES[dtype]
+    torch.testing.assert_close(rotated.norm(dim=-1), x.norm(dim=-1), atol=tol, rtol=tol)
+    pairs = rotated.unflatten(-1, (8, 2)).norm(dim=-1)  # each pair keeps its own length too
+    torch.testing.assert_close(pairs, x.unflatten(-1, (8, 2)).norm(dim=-1), atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("shift", [1, 7, 100])
+def test_scores_depend_only_on_the_offset(dtype, shift):
+    q, k = randn(6, 8, seed=2, dtype=dtype), randn(6, 8, seed=3, dtype=dtype)
+    positions = torch.tensor([0, 1, 2, 5, 9, 20])
+    scores = apply_rope(q, positions) @ apply_rope(k, positions).T
+    shifted = apply_rope(q, positions + shift) @ apply_rope(k, positions + shift).T
+    tol = 1e-11 if dtype == torch.float64 else 5e-5  # float32 angles of ~100 radians
+    torch.testing.assert_close(shifted, scores, atol=tol, rtol=tol)
+    # and the score of q at m with k at n is that of q at m - n with k at 0
+    m, n = 9, 5
+    one = apply_rope(q[:1], torch.tensor([m])) @ apply_rope(k[:1], torch.tensor([n])).T
+    offset = apply_rope(q[:1], torch.tensor([m - n])) @ k[:1].T
+    torch.testing.assert_close(one, offset, atol=tol, rtol=tol)
+
+
+def test_position_zero_is_the_identity_and_the_angles():
+    x = randn(1, 10)
+    assert torch.equal(apply_rope(x), x)
+    angles = rope_angles(torch.arange(3, dtype=torch.float64), 4, base=100.0)
+    expected = torch.tensor([[0.0, 0.0], [1.0, 0.1], [2.0, 0.2]], dtype=torch.float64)
+    torch.testing.assert_close(angles, expected, atol=1e-15, rtol=0)
+
+
+def test_halves_to_pairs_converts_between_the_conventions():
+    d = 8
+    perm = halves_to_pairs(d)
+    assert perm.tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
+    assert torch.equal(perm.argsort()[perm], torch.arange(d))
+    x = randn(2, 5, d)
+    positions = torch.arange(5)
+    # rotating the reordered vector with interleaved pairs = reordering the split-halves rotation
+    torch.testing.assert_close(apply_rope(x[..., perm]), rope_halves(x, positions)[..., perm], atol=1e-12, rtol=1e-12)
+    # without the conversion the two conventions disagree
+    assert not torch.allclose(apply_rope(x), rope_halves(x, positions))
+
+
+def test_converted_weights_give_the_same_scores():
+    """A query/key projection trained for split halves, its rows reordered per head."""
+    heads, d, d_in = 2, 6, 5
+    w_q, w_k = randn(heads * d, d_in, seed=4), randn(heads * d, d_in, seed=5)
+    x = randn(7, d_in, seed=6)
+    positions = torch.arange(7)
+
+    def scores(q_rows, k_rows, rotate):
+        q = (x @ q_rows.T).view(7, heads, d).transpose(0, 1)
+        k = (x @ k_rows.T).view(7, heads, d).transpose(0, 1)
+        return rotate(q) @ rotate(k).transpose(-2, -1)
+
+    halves = scores(w_q, w_k, lambda t: rope_halves(t, positions))
+    perm = halves_to_pairs(d)
+    convert = lambda w: w.view(heads, d, d_in)[:, perm].reshape(heads * d, d_in)  # noqa: E731
+    pairs = scores(convert(w_q), convert(w_k), apply_rope)
+    torch.testing.assert_close(pairs, halves, atol=1e-12, rtol=1e-12)
+
+
+def test_module_rope_rotates_queries_and_keys_by_position():
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(4, 8, 2, rope=True).double()
+    x = randn(5, 4)
+    steps = attention.steps(x)
+    q = (x @ attention.w_query.weight.detach().T).view(5, 2, 4).transpose(0, 1)
+    torch.testing.assert_close(steps.queries, rope_pairs(q, torch.arange(5)), atol=1e-12, rtol=1e-12)
