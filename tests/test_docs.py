@@ -58,9 +58,29 @@ def mutate(line: str) -> str:
     return line[: match.start()] + str((int(digit) + 1) % 10) + line[match.end() :]
 
 
+def start_lines(text: str, examples) -> list[int]:
+    """The 0-based line on which each example starts. Inside an indented fence (a solution in a
+    ``??? success`` admonition) Sybil's offsets drift towards the start of the block, because it
+    parses the dedented text; so each doctest example is looked up by its first line of source,
+    at or after where Sybil puts it."""
+    lines = text.split("\n")
+    starts: list[int] = []
+    for example in examples:
+        line = max(text.count("\n", 0, example.region.start), starts[-1] + 1 if starts else 0)
+        source = getattr(example.parsed, "source", None)
+        if source is not None:  # a >>> example: find its prompt
+            first = source.split("\n")[0].strip()
+            while line < len(lines) and not (
+                lines[line].lstrip().startswith(">>>") and lines[line].lstrip()[3:].strip() == first
+            ):
+                line += 1
+        starts.append(line)
+    return starts
+
+
 def example_starts(path: Path, text: str) -> list[int]:
     """The 0-based line on which each of a page's examples starts."""
-    return [text.count("\n", 0, example.region.start) for example in Document.parse(str(path), *DOC_PARSERS)]
+    return start_lines(text, list(Document.parse(str(path), *DOC_PARSERS)))
 
 
 def failing_line(path: Path, text: str) -> int | None:
@@ -68,12 +88,12 @@ def failing_line(path: Path, text: str) -> int | None:
     mutated = path.with_name(f".mutated-{path.name}")
     mutated.write_text(text, encoding="utf-8")
     try:
-        document = Document.parse(str(mutated), *DOC_PARSERS)
-        for example in document:
+        examples = list(Document.parse(str(mutated), *DOC_PARSERS))
+        for example, start in zip(examples, start_lines(text, examples), strict=True):
             try:
                 example.evaluate()
             except Exception:  # SybilFailure for a mismatch, or the error itself
-                return text.count("\n", 0, example.region.start)
+                return start
         return None
     finally:
         mutated.unlink()
@@ -102,9 +122,9 @@ def test_every_printed_line_is_compared_exactly(page):
     character (no option flags here). So a changed digit fails the suite exactly when its line
     is part of the expected output of an example Sybil runs: check that for every line."""
     text = page.read_text(encoding="utf-8")
+    parsed_examples = list(Document.parse(str(page), *DOC_PARSERS))
     examples = [
-        (text.count("\n", 0, example.region.start), example.parsed)
-        for example in Document.parse(str(page), *DOC_PARSERS)
+        (start, example.parsed) for example, start in zip(parsed_examples, start_lines(text, parsed_examples), strict=True)
     ]
     for _, parsed in examples:
         assert not getattr(parsed, "options", {}), f"{page.name}: doctest option flags loosen the comparison"
@@ -126,7 +146,7 @@ def test_changing_a_printed_number_fails(page):
     text = page.read_text(encoding="utf-8")
     lines = text.split("\n")
     assert failing_line(page, text) is None, f"{page.name} fails as it is"
-    starts = [text.count("\n", 0, e.region.start) for e in Document.parse(str(page), *DOC_PARSERS)]
+    starts = example_starts(page, text)
     numbered = [(n, line) for n, line in output_lines(text) if re.search(r"\d", line)]
     if not numbered:
         pytest.skip(f"{page.name} prints no number")
