@@ -92,6 +92,13 @@ def open_page(browser: Browser, url: str, **context_options) -> tuple[Page, list
     return page, problems
 
 
+def open_solutions(page: Page) -> None:
+    """Open every collapsed block (the exercises' solutions) by clicking it, as a reader does."""
+    for _ in range(page.locator(".md-content details:not([open])").count()):
+        page.locator(".md-content details:not([open]) > summary").first.click()
+    assert page.locator(".md-content details:not([open])").count() == 0
+
+
 @pytest.mark.parametrize("page_path", PAGES, ids=name_of)
 def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
     page, problems = open_page(browser, server + page_path, viewport={"width": 1280, "height": 900})
@@ -126,6 +133,7 @@ def test_phone_width_does_not_scroll_sideways(browser, server, page_path):
     page, problems = open_page(
         browser, server + page_path, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
     )
+    open_solutions(page)
     page.screenshot(path=SCREENSHOTS / f"{name_of(page_path)}-phone.png", full_page=True)
     assert problems == []
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
@@ -200,6 +208,7 @@ def test_printed_numbers_are_readable_whole_at_phone_width(browser, server, page
     page, problems = open_page(
         browser, server + page_path, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
     )
+    open_solutions(page)
     found = page.evaluate(READABILITY)
     assert found["cut"] == [], f"content wider than its box that does not scroll: {found['cut'][:5]}"
     assert found["split"] == [], f"numbers split over two lines: {found['split'][:5]}"
@@ -268,6 +277,7 @@ def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
     origin = re.match(r"https?://[^/]+", url).group(0)
     page, problems = open_page(browser, url, viewport={"width": 1280, "height": 900})
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+    open_solutions(page)  # a hidden block's copy button cannot be clicked
     copied = []
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")  # solutions
     blocks = page.locator("div.highlight:has(.gp)")

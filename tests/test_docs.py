@@ -156,3 +156,99 @@ def test_changing_a_printed_number_fails(page):
         assert failing_line(page, "\n".join(mutated)) == printed_by, (
             f"{page.name}: changing line {number + 1} ({line.strip()!r}) does not fail"
         )
+
+
+# Exercises: every chapter page ends with 2 to 4 exercises, each with its solution in a collapsed
+# `??? success "Solution"` block. The code of a solution is indented inside the admonition; these
+# tests make sure that Sybil runs it and compares what it prints, like every other example.
+CHAPTERS_WITH_EXERCISES = [
+    "simplified.md", "trainable.md", "scaling.md", "causal.md", "multihead.md", "blockwise.md", "pytorch.md",
+]  # fmt: skip
+SOLUTION = re.compile(r"^(?P<indent> *)\?\?\?\+? success\b")
+
+
+def solution_blocks(text: str) -> list[tuple[int, int]]:
+    """(first, end) 0-based lines of each `??? success` block: its opening line and the lines
+    indented deeper than it (or blank) that follow."""
+    lines = text.split("\n")
+    blocks = []
+    for first, line in enumerate(lines):
+        match = SOLUTION.match(line)
+        if not match:
+            continue
+        end = first + 1
+        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > len(match["indent"])):
+            end += 1
+        blocks.append((first, end))
+    return blocks
+
+
+def mutate_printed(line: str) -> str:
+    """The line with its first digit changed or, if it has none, its first True/False flipped."""
+    if re.search(r"\d", line):
+        return mutate(line)
+    match = re.search(r"\b(True|False)\b", line)
+    assert match is not None, line
+    flipped = "False" if match.group() == "True" else "True"
+    return line[: match.start()] + flipped + line[match.end() :]
+
+
+PAGES_WITH_SOLUTIONS = [page for page in PAGES if solution_blocks(page.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("name", CHAPTERS_WITH_EXERCISES)
+def test_chapter_ends_with_exercises_and_solutions(name):
+    text = (DOCS / name).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    assert "## Exercises" in lines, f"{name} has no '## Exercises' section"
+    heading = lines.index("## Exercises")
+    later_headings = [n for n, line in enumerate(lines) if line.startswith("## ") and n > heading]
+    assert later_headings == [], f"{name}: the exercises must be the last section"
+    blocks = solution_blocks(text)
+    assert 2 <= len(blocks) <= 4, f"{name} has {len(blocks)} solutions, expected 2 to 4"
+    assert all(first > heading for first, _ in blocks), f"{name}: a solution before the exercises"
+
+
+def failing_lines(path: Path, text: str) -> list[int]:
+    """Run all of a page's examples as Sybil does, not stopping at a failure; the 0-based lines
+    where the failing ones start. A changed output does not change what the code does, so one run
+    checks several changed outputs at once."""
+    mutated = path.with_name(f".mutated-{path.name}")
+    mutated.write_text(text, encoding="utf-8")
+    try:
+        examples = list(Document.parse(str(mutated), *DOC_PARSERS))
+        failing = []
+        for example, start in zip(examples, start_lines(text, examples), strict=True):
+            try:
+                example.evaluate()
+            except Exception:  # SybilFailure for a mismatch, or the error itself
+                failing.append(start)
+        return failing
+    finally:
+        mutated.unlink()
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_SOLUTIONS, ids=lambda p: str(p.relative_to(DOCS)))
+def test_changing_a_printed_value_in_any_solution_fails(page):
+    """In each solution block, the last line it prints, changed by one digit (or a True turned
+    to False where it prints no digit), makes the page fail at the example inside the solution
+    that prints it: the indented code is collected, run and compared. All solutions of a page
+    are changed at once and the page is run once, to the end."""
+    text = page.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    starts = example_starts(page, text)
+    printed = list(output_lines(text))
+    expected = {}  # the example that must fail -> the changed line
+    for first, end in solution_blocks(text):
+        inside = [(n, line) for n, line in printed if first < n < end]
+        assert inside, f"{page.name}: the solution on line {first + 1} prints nothing that is checked"
+        with_digit = [(n, line) for n, line in inside if re.search(r"\d", line)]
+        number, line = (with_digit or [(n, line) for n, line in inside if re.search(r"\b(True|False)\b", line)])[-1]
+        printed_by = [start for start in starts if start < number][-1]
+        assert first < printed_by, f"{page.name}: line {number + 1} is printed by an example outside its solution"
+        lines[number] = mutate_printed(line)
+        expected[printed_by] = f"line {number + 1}: {line.strip()!r}"
+    failing = failing_lines(page, "\n".join(lines))
+    missed = [expected[start] for start in expected if start not in failing]
+    assert missed == [], f"{page.name}: these changed lines in solutions do not fail: {missed}"
+    assert set(failing) == set(expected), f"{page.name}: examples that fail although unchanged: {set(failing) - set(expected)}"
