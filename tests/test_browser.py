@@ -279,12 +279,10 @@ def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     open_solutions(page)  # a hidden block's copy button cannot be clicked
     copied = []
-    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")  # solutions
     blocks = page.locator("div.highlight:has(.gp)")
     for index in range(blocks.count()):
         block = blocks.nth(index)
-        block.evaluate("element => { const details = element.closest('details'); if (details) details.open = true; }")
-        block.hover()  # a solution in a collapsed admonition is opened first, as a reader would
+        block.hover()
         page.evaluate("navigator.clipboard.writeText('')")
         block.locator("button[data-md-type='copy']").click()
         page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)", timeout=5_000)

@@ -162,7 +162,8 @@ def test_changing_a_printed_number_fails(page):
 # `??? success "Solution"` block. The code of a solution is indented inside the admonition; these
 # tests make sure that Sybil runs it and compares what it prints, like every other example.
 CHAPTERS_WITH_EXERCISES = [
-    "simplified.md", "trainable.md", "scaling.md", "causal.md", "multihead.md", "blockwise.md", "pytorch.md",
+    "simplified.md", "trainable.md", "scaling.md", "causal.md", "multihead.md", "gqa.md", "kv-cache.md",
+    "positions.md", "cross-attention.md", "pytorch.md", "trained.md", "blockwise.md", "backward.md",
 ]  # fmt: skip
 SOLUTION = re.compile(r"^(?P<indent> *)\?\?\?\+? success\b")
 
