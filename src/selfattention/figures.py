@@ -84,7 +84,7 @@ class Panel:
 
     @property
     def cell_width(self) -> float:
-        """Width of one cell, in cells: wider for long numbers such as ``−0.15``."""
+        """Width of one cell, in units of a cell's height: wider for long numbers such as ``−0.15``."""
         longest = max(len(text) for row in self.labels for text in row)
         return max(1.0, 0.26 * longest + 0.1)
 

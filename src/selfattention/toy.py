@@ -254,7 +254,7 @@ def argmax_on_target(weights: Tensor, targets: Tensor, queries: Tensor) -> float
 
     Shapes: ``weights (..., seq_len, seq_len)`` of one head, ``targets`` the same shape
     (boolean, ``True`` = a key the pattern predicts), ``queries (..., seq_len)`` (boolean, the
-    queries to count) -> a number in ``[0, 1]``.
+    queries to count) -> a number in ``[0, 1]`` (NaN when no query is selected).
     """
     if weights.shape != targets.shape or weights.shape[:-1] != queries.shape:
         raise ValueError(
