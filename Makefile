@@ -1,5 +1,8 @@
-# make serve  - build and serve the site at http://127.0.0.1:8000 (creates .venv if missing)
-# make test   - the whole suite: unit tests, every doc snippet (Sybil), the notebook, mkdocs build --strict
+# make serve  - build both editions and serve them at http://127.0.0.1:8000 (English) and /zh/ (Chinese),
+#               building again when a source changes (creates .venv if missing)
+# make build  - build both editions with --strict: English into site/, Chinese into site/zh/
+# make test   - the whole suite: unit tests, every doc snippet of both editions (Sybil), both notebooks,
+#               both editions built with mkdocs build --strict
 # make .venv  - only create/update the environment from the pinned versions in constraints.txt
 
 PYTHON ?= python3
@@ -24,11 +27,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 test: .venv
 	$(BIN)/python -m pytest
 
+# English first: its build empties site/, then the Chinese edition (mkdocs.zh.yml) goes into site/zh/.
 build: .venv
 	$(BIN)/mkdocs build --strict
+	$(BIN)/mkdocs build --strict -f mkdocs.zh.yml
 
 serve: .venv
-	$(BIN)/mkdocs serve --dev-addr $(HOST)
+	$(BIN)/python scripts/serve.py $(HOST)
 
 # Re-resolve the newest versions the ranges in pyproject.toml allow and pin them.
 lock:

@@ -37,7 +37,9 @@ PAGES = [
     "cross-attention/", "pytorch/", "attention-maps/",
     "blockwise/", "backward/", "performance/", "errors/", "reference/", "notebooks/walkthrough/", "sources/",
 ]  # fmt: skip
-MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]
+# The Chinese edition (mkdocs.zh.yml, served under zh/): every page again, and its glossary.
+PAGES += [f"zh/{page}" for page in PAGES] + ["zh/glossary/"]
+MARKDOWN_PAGES = [page for page in PAGES if "notebooks/" not in page and page != "zh/glossary/"]  # the glossary has no code
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("SELFATTENTION_REQUIRE_BROWSER") == "1":
@@ -111,20 +113,21 @@ def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
     text = page.locator(".md-content").inner_text()
     for raw in ("\\(", "\\[", "$$"):
         assert raw not in text, f"raw TeX {raw!r} left visible"
-    if page_path.startswith("notebooks/"):
+    if "notebooks/" in page_path:
         assert page.locator(".jp-RenderedMarkdown .katex").count() > 0
         assert "$" not in page.locator(".jp-RenderedMarkdown").all_inner_texts()[0]
-    elif page_path in ("simplified/", "trainable/", "blockwise/", "backward/"):
+    elif page_path.removeprefix("zh/") in ("simplified/", "trainable/", "blockwise/", "backward/"):
         assert maths > 3
     broken = page.evaluate(
         "[...document.querySelectorAll('.md-content img')].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
     )
     assert broken == []
-    if page_path in ("attention-maps/", "performance/"):
+    if page_path.removeprefix("zh/") in ("attention-maps/", "performance/"):
         visible = page.evaluate(
             "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0).map(i => i.alt)"
         )
-        assert visible and all(len(alt) > 40 for alt in visible), "every map and plot needs alt text"
+        shortest = 15 if page_path.startswith("zh/") else 40  # characters: Chinese says as much in fewer
+        assert visible and all(len(alt) > shortest for alt in visible), "every map and plot needs alt text"
     page.context.close()
 
 
@@ -293,9 +296,15 @@ def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
     return copied
 
 
+def markdown_of(page_path: str) -> Path:
+    """The Markdown source of a page: "simplified/" -> docs/simplified.md, "zh/" -> docs/zh/index.md."""
+    folder, _, name = page_path.strip("/").rpartition("/") if page_path.strip("/") != "zh" else ("zh", "", "")
+    return ROOT / "docs" / folder / ((name or "index") + ".md")
+
+
 def doctest_sources(page_path: str) -> list[str]:
     """The code of every ```python block of the page's Markdown, prompts removed."""
-    markdown = ROOT / "docs" / ((page_path.strip("/") or "index") + ".md")
+    markdown = markdown_of(page_path)
     blocks = re.findall(r"^( *)```python\n(.*?)^\1```", markdown.read_text(encoding="utf-8"), flags=re.M | re.S)
     sources = []
     for indent, body in blocks:
@@ -324,3 +333,39 @@ def test_copied_code_is_the_code_and_runs(browser, server, page_path):
         env={**os.environ, "MPLBACKEND": "Agg"},
     )  # fmt: skip
     assert result.returncode == 0, f"the copied code of {page_path or 'home'} fails:\n{result.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("query", ["点积", "权重", "掩码"])
+def test_chinese_search_finds_chinese_words(browser, server, query):
+    """The Chinese edition's own search (its index split into words by jieba at build time)."""
+    page, problems = open_page(browser, server + "zh/", viewport={"width": 1280, "height": 900})
+    page.locator("input.md-search__input").click()
+    page.keyboard.type(query, delay=50)
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=10_000)
+    assert results.count() > 0
+    assert query in page.locator(".md-search-result").inner_text()
+    assert all("/zh/" in href for href in page.locator(".md-search-result__link").evaluate_all("links => links.map(a => a.href)"))
+    assert problems == []
+    page.context.close()
+
+
+def switch_language(page: Page, lang: str) -> None:
+    """Choose a language in the header's switcher as a reader does: hover the icon, click the entry."""
+    page.locator(".md-header .md-select").hover()
+    page.locator(f".md-header a.md-select__link[hreflang='{lang}']").click()
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize("start", ["simplified/", "notebooks/walkthrough/", ""], ids=name_of)
+def test_language_switcher_leads_to_the_same_page(browser, server, start):
+    page, problems = open_page(browser, server + start, viewport={"width": 1280, "height": 900})
+    assert page.evaluate("document.documentElement.lang") == "en"
+    switch_language(page, "zh")
+    assert page.url == server + "zh/" + start
+    assert page.evaluate("document.documentElement.lang") == "zh"
+    switch_language(page, "en")
+    assert page.url == server + start
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert problems == []
+    page.context.close()
