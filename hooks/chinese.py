@@ -1,6 +1,11 @@
-"""Chinese labels for the figures of the Chinese edition (mkdocs.zh.yml sets theme.language: zh).
+"""MkDocs hook and helpers for the Chinese edition (mkdocs.zh.yml sets theme.language: zh).
 
-Not a hook itself: the figure hooks import it. `in_chinese(config)` says whether a build is the
+As a hook (both configs list it; it acts only in the Chinese build): the Chinese edition is published
+under zh/ of the English site, so its ``site_url`` gets ``zh/`` appended (sitemap, canonical
+addresses), and its "edit" links point into docs/zh/ (``edit_uri`` ``…/docs/`` becomes ``…/docs/zh/``).
+Both come from mkdocs.yml, where they may come from the environment.
+
+As helpers, for the figure hooks: `in_chinese(config)` says whether a build is the
 Chinese edition; `chinese_fonts()` is a matplotlib rc context that draws text in DejaVu Sans (as
 in English) with a CJK font as the fallback for Chinese characters. The SVG files hold the glyphs as
 paths, so readers need no font. Without a CJK font the Chinese build stops with the command that
@@ -21,6 +26,17 @@ CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Ping
 
 def in_chinese(config) -> bool:
     return config["theme"]["language"] == "zh"
+
+
+def on_config(config):
+    if not in_chinese(config):
+        return config
+    if config.get("site_url") and not config["site_url"].rstrip("/").endswith("/zh"):
+        config["site_url"] = config["site_url"].rstrip("/") + "/zh/"
+    edit_uri = config.get("edit_uri")
+    if edit_uri and edit_uri.rstrip("/").endswith("docs"):
+        config["edit_uri"] = edit_uri.rstrip("/") + "/zh/"
+    return config
 
 
 def cjk_font() -> str:

@@ -340,7 +340,8 @@ def test_chinese_search_finds_chinese_words(browser, server, query):
     """The Chinese edition's own search (its index split into words by jieba at build time)."""
     page, problems = open_page(browser, server + "zh/", viewport={"width": 1280, "height": 900})
     page.locator("input.md-search__input").click()
-    page.keyboard.type(query, delay=50)
+    page.keyboard.type(query, delay=50)  # Chinese characters arrive as text input, with no key events,
+    page.keyboard.press("End")  # as from an input method; search runs on the key that follows
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=10_000)
     assert results.count() > 0
