@@ -32,12 +32,26 @@ DEAD = re.compile(r"\S\s+(?::root|html|body)\b")
 VARIABLE_USE = re.compile(r"var\(\s*(--[\w-]+)")
 
 
+def split_selectors(prelude: str) -> list[str]:
+    """A selector list split at its top-level commas (not those inside :is(...) or [...])."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(prelude):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(prelude[start:index])
+            start = index + 1
+    return [*parts, prelude[start:]]
+
+
 def live_rules(rules, classes: set[str]) -> list:
     """(selectors or at-rule prelude, declarations or nested list) of the rules that can match."""
     kept: list = []
     for rule in rules:
         if rule.type == "qualified-rule":
-            selectors = [s.strip() for s in tinycss2.serialize(rule.prelude).split(",") if s.strip()]
+            selectors = [s.strip() for s in split_selectors(tinycss2.serialize(rule.prelude)) if s.strip()]
             live = [s for s in selectors if set(SELECTOR_CLASS.findall(s)) <= classes and not DEAD.search(s)]
             if live:
                 declarations = tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True)
@@ -137,3 +151,10 @@ def on_post_page(output: str, page, config) -> str:
     if page.file.src_uri.endswith(".ipynb"):
         output = trim_styles(output)
     return size_images(output, page, config)
+
+
+def on_post_template(output: str, template_name: str, config) -> str:
+    """The 404 page is a theme template, not a page: label its search dialog too."""
+    if template_name == "404.html":
+        output = output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">', 1)
+    return output

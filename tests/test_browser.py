@@ -129,6 +129,9 @@ def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
         assert raw not in text, f"raw TeX {raw!r} left visible"
     if page_path.startswith("notebooks/"):
         assert page.locator(".jp-RenderedMarkdown .katex").count() > 0
+        # Each cell's source is shown once: its plain copy (for the copy button) stays hidden.
+        assert page.locator(".clipboard-copy-txt").count() > 0
+        assert page.evaluate("[...document.querySelectorAll('.clipboard-copy-txt')].every(e => e.offsetHeight === 0)")
         assert "$" not in page.locator(".jp-RenderedMarkdown").all_inner_texts()[0]
     elif page_path in ("simplified/", "trainable/", "blockwise/"):
         assert maths > 3

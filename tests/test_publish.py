@@ -75,6 +75,13 @@ def test_404_page_is_styled_from_the_public_path(site):
     for href in stylesheets + re.findall(r'<script src="([^"]+)"', text):
         assert (site / href.removeprefix(path)).is_file(), href
     assert "stylesheets/extra.css" in " ".join(stylesheets) and "<h1>404 - Not found</h1>" in text
+    assert 'role="dialog" aria-label="Search"' in text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_search_dialog_has_a_name(site, page):
+    text = (site / page / "index.html").read_text(encoding="utf-8")
+    assert '<div class="md-search" data-md-component="search" role="dialog" aria-label="Search">' in text
 
 
 def test_logo_and_favicon(site):

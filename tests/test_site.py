@@ -85,6 +85,23 @@ def test_notebook_page_shows_executed_outputs_and_offers_the_download(site):
         assert printed in text
 
 
+def test_notebook_page_keeps_only_the_notebook_css_it_uses(site):
+    """hooks/page_assets.py cuts JupyterLab's inlined CSS down to the rules that can match: what
+    is left parses as CSS, rule by rule, and keeps the rules the page needs (the hidden copy of
+    each cell's source stays hidden)."""
+    import tinycss2
+
+    text = (site / "notebooks" / "walkthrough" / "index.html").read_text(encoding="utf-8")
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", text, flags=re.S)
+    assert 0 < sum(map(len, styles)) < 80_000, [len(style) for style in styles]
+    for style in styles:
+        for line in style.splitlines():
+            rules = tinycss2.parse_stylesheet(line, skip_comments=True, skip_whitespace=True)
+            assert all(rule.type != "error" for rule in rules), line[:200]
+    assert ".jupyter-wrapper .clipboard-copy-txt{display:none}" in "".join(styles)
+    assert "--md-red-50" not in "".join(styles)  # an unused custom property
+
+
 def test_search_index_covers_the_pages(site):
     index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
     locations = {doc["location"].split("#")[0] for doc in index["docs"]}
