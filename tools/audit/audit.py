@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,6 +125,8 @@ def failing_audits(result: dict, category: str) -> list[str]:
 
 
 def main() -> int:
+    # Stopped (SIGTERM, as CI does on time-out): unwind, so that Lighthouse is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", nargs="*", help="URL paths to audit (default: every page in the sitemap)")
     parser.add_argument("--runs", type=int, default=3, help="at most this many runs per page for performance")
