@@ -76,6 +76,7 @@ def test_404_page_is_styled_from_the_public_path(site):
         assert (site / href.removeprefix(path)).is_file(), href
     assert "stylesheets/extra.css" in " ".join(stylesheets) and "<h1>404 - Not found</h1>" in text
     assert 'role="dialog" aria-label="Search"' in text
+    assert f'<a href="{path}">home page</a>' in text
 
 
 @pytest.mark.parametrize("page", PAGES)
