@@ -9,6 +9,8 @@ trained here with the same function and seed. ``tests/test_attention_maps.py`` c
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 import functools
 from collections.abc import Callable
 
@@ -17,6 +19,9 @@ from mkdocs.structure.files import File, Files
 
 from selfattention import attention_weights, causal_mask, plot_attention
 from selfattention.plotting import svg_bytes
+
+sys.path.insert(0, str(Path(__file__).parent))
+from chinese import chinese_fonts, in_chinese  # noqa: E402
 from selfattention.toy import (
     InductionModel,
     InductionTask,
@@ -103,14 +108,30 @@ def tokens_for(name: str) -> list[str]:
     return TOKENS
 
 
-def render(name: str, theme: str) -> bytes:
+# The Chinese edition's titles and axis labels (docs/zh/glossary.md's terms).
+CHINESE_TITLES = {
+    "journey": "简化的自注意力",
+    "journey-causal": "因果：不看未来",
+    "trained-previous": "训练后，第 1 层：前一个词元",
+    "trained-induction": "训练后，第 2 层：归纳",
+    "untrained-previous": "未训练，第 1 层：没有规律",
+}
+CHINESE_AXES = {"key_label": "键（被注意的）", "query_label": "查询（发出注意的）"}
+
+
+def render(name: str, theme: str, language: str = "en") -> bytes:
     compute, title, options = MAPS[name]
+    if language == "zh":
+        with chinese_fonts():
+            return svg_bytes(plot_attention(compute(), tokens_for(name), title=CHINESE_TITLES[name], theme=theme,
+                                            **CHINESE_AXES, **options))  # fmt: skip
     return svg_bytes(plot_attention(compute(), tokens_for(name), title=title, theme=theme, **options))
 
 
 def on_files(files: Files, config) -> Files:
+    language = "zh" if in_chinese(config) else "en"
     for name in MAPS:
         for theme in ("light", "dark"):
             uri = f"images/attention-maps/{name}-{theme}.svg"
-            files.append(File.generated(config, uri, content=render(name, theme)))
+            files.append(File.generated(config, uri, content=render(name, theme, language)))
     return files

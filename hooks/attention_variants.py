@@ -8,6 +8,8 @@ under ``images/attention-variants/``; pages show them with ``#only-light`` / ``#
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from collections.abc import Callable
 
 import torch
@@ -15,6 +17,9 @@ from mkdocs.structure.files import File, Files
 
 from selfattention import MultiHeadAttention, apply_rope, causal_mask, plot_attention
 from selfattention.plotting import svg_bytes
+
+sys.path.insert(0, str(Path(__file__).parent))
+from chinese import chinese_fonts, in_chinese  # noqa: E402
 
 TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 
@@ -77,15 +82,34 @@ FIGURES: dict[str, tuple[Callable[[], torch.Tensor], list[str], list[str], str]]
 }  # fmt: skip
 
 
-def render(name: str, theme: str) -> bytes:
+# The Chinese edition's titles, axis labels and query labels (docs/zh/glossary.md's terms).
+CHINESE_TITLES = {
+    "gqa-grouping": "分组",
+    "cache-mask": "缓存 3 个，新来 3 个：对齐到末尾",
+    "cache-mask-wrong": "对齐到开头：错误",
+    "rope-scores": "同一个向量，在每个位置施加 RoPE",
+    "cross-lookup": "三个查询，上下文有 6 个词元",
+}
+CHINESE_AXES = {"key_label": "键（被注意的）", "query_label": "查询（发出注意的）"}
+CHINESE_QUERIES = {"q: one": "查询：one", "q: Your": "查询：Your", "q: starts": "查询：starts"}
+
+
+def render(name: str, theme: str, language: str = "en") -> bytes:
     compute, keys, queries, title = FIGURES[name]
+    if language == "zh":
+        queries = [CHINESE_QUERIES.get(query, query) for query in queries]
+        with chinese_fonts():
+            figure = plot_attention(compute(), keys, query_tokens=queries, title=CHINESE_TITLES[name], theme=theme,
+                                    **CHINESE_AXES)  # fmt: skip
+            return svg_bytes(figure)
     figure = plot_attention(compute(), keys, query_tokens=queries, title=title, theme=theme)
     return svg_bytes(figure)
 
 
 def on_files(files: Files, config) -> Files:
+    language = "zh" if in_chinese(config) else "en"
     for name in FIGURES:
         for theme in ("light", "dark"):
             uri = f"images/attention-variants/{name}-{theme}.svg"
-            files.append(File.generated(config, uri, content=render(name, theme)))
+            files.append(File.generated(config, uri, content=render(name, theme, language)))
     return files

@@ -9,8 +9,11 @@ pages show them with ``#only-light`` / ``#only-dark``. Nothing is drawn by hand 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from mkdocs.structure.files import File, Files
@@ -26,6 +29,9 @@ from selfattention import (
 )
 from selfattention.figures import Diagram, Operator, Panel, draw_diagram
 from selfattention.plotting import svg_bytes
+
+sys.path.insert(0, str(Path(__file__).parent))
+from chinese import chinese_fonts, in_chinese  # noqa: E402
 
 # docs/simplified.md, docs/causal.md, docs/multihead.md: "Your journey starts with one step"
 # (Sebastian Raschka, Build a Large Language Model (From Scratch), ch. 3).
@@ -204,13 +210,54 @@ FIGURES: dict[str, Callable[[], Diagram]] = {
 }
 
 
-def render(name: str, theme: str) -> bytes:
+# The words of the figures in the Chinese edition (docs/zh/glossary.md's terms). The titles of the
+# trainable page's figures are the 3-input tutorial's steps, as its Chinese page names them.
+CHINESE = {
+    "1. Prepare inputs": "第一步：准备输入",
+    "2. Initialise weights": "第二步：初始化参数",
+    "3. Derive keys, queries and values": "第三步：获取键、查询和值",
+    "4. Scores of input 1": "第四步：输入 1 的注意力分数",
+    "5. Softmax": "第五步：softmax",
+    "6. Weight the values (input 1)": "第六步：用权重乘以值（输入 1）",
+    "7. Sum into output 1": "第七步：相加得到输出 1",
+    "8. All inputs at once": "第八步：所有输入一起计算",
+    "softmax of each row ↓": "对每一行做 softmax ↓",
+    "rounded, as in the tutorial:": "按原教程四舍五入：",
+    "sum ↓ →": "求和 ↓ →",
+    "split →": "拆分 →",
+    "concat →": "拼接 →",
+    "blocked scores become −∞ ↓": "被掩蔽的分数变为 −∞ ↓",
+    # matplotlib draws a label with $...$ all in its maths fonts, which have no Chinese: plain text here.
+    "$A$ (rounded)": "A（四舍五入）",
+    "$A$ (exact)": "A（精确值）",
+    "$M$ (✓ = may attend)": "M（✓ = 可以注意）",
+    r"masked $\Omega$": "掩蔽后的 Ω",
+    "output": "输出",
+}
+
+
+def chinese(diagram: Diagram) -> Diagram:
+    """The diagram with its words in Chinese: titles, operators and panel names."""
+    def item(it):
+        if isinstance(it, Panel):
+            return dataclasses.replace(it, name=CHINESE.get(it.name, it.name))
+        return Operator(CHINESE.get(it.text, it.text))
+
+    rows = tuple(tuple(item(it) for it in row) for row in diagram.rows)
+    return Diagram(rows, title=CHINESE.get(diagram.title, diagram.title) if diagram.title else None)
+
+
+def render(name: str, theme: str, language: str = "en") -> bytes:
+    if language == "zh":
+        with chinese_fonts():
+            return svg_bytes(draw_diagram(chinese(FIGURES[name]()), theme=theme))
     return svg_bytes(draw_diagram(FIGURES[name](), theme=theme))
 
 
 def on_files(files: Files, config) -> Files:
+    language = "zh" if in_chinese(config) else "en"
     for name in FIGURES:
         for theme in ("light", "dark"):
             uri = f"images/figures/{name}-{theme}.svg"
-            files.append(File.generated(config, uri, content=render(name, theme)))
+            files.append(File.generated(config, uri, content=render(name, theme, language)))
     return files

@@ -3,9 +3,15 @@
 For every page: no console errors and no failed requests, the maths rendered by KaTeX with no raw
 TeX left (nor in the table of contents), images loaded, no sideways scrolling at a phone's width and
 every printed number readable whole there (nothing wider than its box unless it scrolls, no number
-split over two lines; notebook code not cut off on a desktop). The search finds "softmax", the
-palette toggle reaches dark mode, the notebook downloads, and what the copy button of every code
-block puts on the clipboard runs, page by page, in a fresh interpreter.
+split over two lines; notebook code not cut off on a desktop). The search finds "softmax" (and, on
+the Chinese site, 点积, 权重 and 掩码), the language switcher leads to the same page in the other
+edition, the palette toggle reaches dark mode, the notebook downloads, a missing page gets the
+styled 404 page, and what the copy button of every code block puts on the clipboard runs, page by
+page, as in a fresh interpreter (tests/copy_runner.py: one interpreter per test worker, forked for
+each page). Every page of both editions (the Chinese one under zh/) is checked.
+
+The site is served as GitHub Pages serves a project site: under its path (/selfattention/), with
+gzip, and 404.html for a missing page. One browser per test worker, one context per test.
 
 Screenshots of every page (desktop light, desktop dark, phone) go to test-artifacts/screenshots/.
 Without Chromium these tests are skipped, unless SELFATTENTION_REQUIRE_BROWSER=1 (as in CI).
@@ -13,18 +19,17 @@ Without Chromium these tests are skipped, unless SELFATTENTION_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import SITE_URL, all_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("SELFATTENTION_CHROMIUM", "/usr/bin/chromium")
@@ -32,12 +37,18 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # As the machine's documentation advises: no background traffic to hosts that cannot be reached.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
-PAGES = [
-    "", "simplified/", "trainable/", "scaling/", "causal/", "multihead/", "gqa/", "kv-cache/", "positions/",
-    "cross-attention/", "pytorch/", "attention-maps/",
-    "blockwise/", "backward/", "performance/", "errors/", "reference/", "notebooks/walkthrough/", "sources/",
-]  # fmt: skip
-MARKDOWN_PAGES = [page for page in PAGES if not page.startswith("notebooks/")]
+PAGES = all_pages()
+
+
+def markdown_of(page_path: str) -> Path:
+    """The Markdown source of a page: "simplified/" -> docs/simplified.md, "zh/" -> docs/zh/index.md."""
+    folder, _, name = page_path.strip("/").rpartition("/") if page_path.strip("/") != "zh" else ("zh", "", "")
+    return ROOT / "docs" / folder / ((name or "index") + ".md")
+
+
+# Pages whose code blocks the copy test runs (the Chinese glossary is a table of terms, with no code).
+MARKDOWN_PAGES = [page for page in PAGES if markdown_of(page).is_file() and page != "zh/glossary/"]
+PREFIX = "/" + SITE_URL.split("/", 3)[3]  # /selfattention/
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("SELFATTENTION_REQUIRE_BROWSER") == "1":
@@ -46,25 +57,32 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from tools.audit.audit import serve  # noqa: E402
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(site: Path) -> Iterator[str]:
-    handler = functools.partial(QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd, url = serve(site, PREFIX)
+    yield url
     httpd.shutdown()
     httpd.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def copy_runner() -> Iterator[subprocess.Popen]:
+    runner = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "copy_runner.py")], cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    yield runner
+    assert runner.stdin is not None
+    runner.stdin.close()
+    runner.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
@@ -75,9 +93,27 @@ def name_of(page_path: str) -> str:
     return page_path.strip("/").replace("/", "-") or "home"
 
 
+GITHUB_API = {  # what GitHub's API answers about the repository (Material shows its facts)
+    "releases/latest": {"tag_name": "v0.1.0"},
+    "": {"stargazers_count": 1, "forks_count": 1},
+}
+
+
+def new_context(browser: Browser, **context_options):
+    """A fresh context, in which GitHub's API (unreachable from the tests) answers as it would."""
+    context = browser.new_context(**context_options)
+
+    def github(route):
+        path = route.request.url.split("/repos/", 1)[-1].split("/", 2)[2:]
+        route.fulfill(status=200, json=GITHUB_API.get(path[0] if path else "", {}))
+
+    context.route("https://api.github.com/repos/**", github)
+    return context
+
+
 def open_page(browser: Browser, url: str, **context_options) -> tuple[Page, list[str]]:
     """Open a page in a fresh context; collect console errors and failed requests."""
-    context = browser.new_context(**context_options)
+    context = new_context(browser, **context_options)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
@@ -111,20 +147,24 @@ def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
     text = page.locator(".md-content").inner_text()
     for raw in ("\\(", "\\[", "$$"):
         assert raw not in text, f"raw TeX {raw!r} left visible"
-    if page_path.startswith("notebooks/"):
+    if "notebooks/" in page_path:
         assert page.locator(".jp-RenderedMarkdown .katex").count() > 0
+        # Each cell's source is shown once: its plain copy (for the copy button) stays hidden.
+        assert page.locator(".clipboard-copy-txt").count() > 0
+        assert page.evaluate("[...document.querySelectorAll('.clipboard-copy-txt')].every(e => e.offsetHeight === 0)")
         assert "$" not in page.locator(".jp-RenderedMarkdown").all_inner_texts()[0]
-    elif page_path in ("simplified/", "trainable/", "blockwise/", "backward/"):
+    elif page_path.removeprefix("zh/") in ("simplified/", "trainable/", "blockwise/", "backward/"):
         assert maths > 3
     broken = page.evaluate(
         "[...document.querySelectorAll('.md-content img')].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
     )
     assert broken == []
-    if page_path in ("attention-maps/", "performance/"):
+    if page_path.removeprefix("zh/") in ("attention-maps/", "performance/"):
         visible = page.evaluate(
             "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0).map(i => i.alt)"
         )
-        assert visible and all(len(alt) > 40 for alt in visible), "every map and plot needs alt text"
+        shortest = 15 if page_path.startswith("zh/") else 40  # characters: Chinese says as much in fewer
+        assert visible and all(len(alt) > shortest for alt in visible), "every map and plot needs alt text"
     page.context.close()
 
 
@@ -271,6 +311,24 @@ def test_notebook_download_link(browser, server):
     page.context.close()
 
 
+def test_missing_page_gets_the_styled_404_page(browser, server):
+    context = new_context(browser, viewport={"width": 375, "height": 812}, is_mobile=True)
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("response", lambda response: failed.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 and not response.url.endswith("/no-such-page/") else None)
+    response = page.goto(server + "no-such-page/", wait_until="networkidle")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "404 - Not found"
+    # Material's stylesheet applies (the header has the theme's colour) and the logo loads.
+    header = page.evaluate("getComputedStyle(document.querySelector('.md-header')).backgroundColor")
+    assert header not in ("rgba(0, 0, 0, 0)", "transparent"), header
+    assert page.evaluate("document.querySelector('.md-logo img').naturalWidth") > 0
+    assert failed == []
+    page.screenshot(path=SCREENSHOTS / "404-phone.png", full_page=True)
+    context.close()
+
+
 def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
     """Click the copy button of every doctest block of a page; return, for each, whether it is
     a docstring example (on the API reference) and what the clipboard got."""
@@ -295,7 +353,7 @@ def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
 
 def doctest_sources(page_path: str) -> list[str]:
     """The code of every ```python block of the page's Markdown, prompts removed."""
-    markdown = ROOT / "docs" / ((page_path.strip("/") or "index") + ".md")
+    markdown = markdown_of(page_path)
     blocks = re.findall(r"^( *)```python\n(.*?)^\1```", markdown.read_text(encoding="utf-8"), flags=re.M | re.S)
     sources = []
     for indent, body in blocks:
@@ -309,7 +367,7 @@ def normalise(code: str) -> list[str]:
 
 
 @pytest.mark.parametrize("page_path", MARKDOWN_PAGES, ids=name_of)
-def test_copied_code_is_the_code_and_runs(browser, server, page_path):
+def test_copied_code_is_the_code_and_runs(browser, server, copy_runner, page_path):
     copied = copied_code(browser, server + page_path)
     for _, got in copied:
         assert not any(line.startswith((">>>", "...")) for line in got.splitlines()), got
@@ -319,8 +377,61 @@ def test_copied_code_is_the_code_and_runs(browser, server, page_path):
     for got, want in zip(from_markdown, expected, strict=True):
         assert normalise(got) == normalise(want)
     program = "\n".join(got for _, got in copied)  # docstring examples must run on their own too
-    result = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )  # fmt: skip
-    assert result.returncode == 0, f"the copied code of {page_path or 'home'} fails:\n{result.stderr[-3000:]}"
+    assert copy_runner.stdin is not None and copy_runner.stdout is not None
+    copy_runner.stdin.write(json.dumps(program) + "\n")
+    copy_runner.stdin.flush()
+    result = json.loads(copy_runner.stdout.readline())
+    assert result["returncode"] == 0, f"the copied code of {page_path or 'home'} fails:\n{result['output'][-3000:]}"
+
+
+def test_copied_code_runs_as_in_a_fresh_interpreter(copy_runner):
+    """What the copy-paste test relies on: each program starts with nothing imported into its
+    namespace, sees no state a previous one left, and a failing one is reported."""
+    def run(program: str) -> dict:
+        copy_runner.stdin.write(json.dumps(program) + "\n")
+        copy_runner.stdin.flush()
+        return json.loads(copy_runner.stdout.readline())
+
+    assert run("import torch\ntorch.set_default_dtype(torch.float64)\nleft = 1")["returncode"] == 0
+    assert run("import torch\nassert torch.get_default_dtype() == torch.float32")["returncode"] == 0
+    missing = run("print(left)")
+    assert missing["returncode"] == 1 and "NameError" in missing["output"]
+    unimported = run("torch.ones(1)")
+    assert unimported["returncode"] == 1 and "NameError: name 'torch'" in unimported["output"]
+
+
+@pytest.mark.parametrize("query", ["点积", "权重", "掩码"])
+def test_chinese_search_finds_chinese_words(browser, server, query):
+    """The Chinese edition's own search (its index split into words by jieba at build time)."""
+    page, problems = open_page(browser, server + "zh/", viewport={"width": 1280, "height": 900})
+    page.locator("input.md-search__input").click()
+    page.keyboard.type(query, delay=50)  # Chinese characters arrive as text input, with no key events,
+    page.keyboard.press("End")  # as from an input method; search runs on the key that follows
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=10_000)
+    assert results.count() > 0
+    assert query in page.locator(".md-search-result").inner_text()
+    assert all("/zh/" in href for href in page.locator(".md-search-result__link").evaluate_all("links => links.map(a => a.href)"))
+    assert problems == []
+    page.context.close()
+
+
+def switch_language(page: Page, lang: str) -> None:
+    """Choose a language in the header's switcher as a reader does: hover the icon, click the entry."""
+    page.locator(".md-header .md-select").hover()
+    page.locator(f".md-header a.md-select__link[hreflang='{lang}']").click()
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize("start", ["simplified/", "notebooks/walkthrough/", ""], ids=name_of)
+def test_language_switcher_leads_to_the_same_page(browser, server, start):
+    page, problems = open_page(browser, server + start, viewport={"width": 1280, "height": 900})
+    assert page.evaluate("document.documentElement.lang") == "en"
+    switch_language(page, "zh")
+    assert page.url == server + "zh/" + start
+    assert page.evaluate("document.documentElement.lang") == "zh"
+    switch_language(page, "en")
+    assert page.url == server + start
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert problems == []
+    page.context.close()

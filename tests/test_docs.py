@@ -2,7 +2,7 @@
 
 Sybil (configured in conftest.py) runs the ```python blocks. These tests make sure that it
 sees all of them, that every line a page shows as output is compared exactly with what the code
-prints, and, end to end, that a changed digit makes the page fail.
+prints, and, end to end, that a changed digit on any printed line makes the page fail.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from sybil import Document
+
+from sybil.evaluators.doctest import OutputChecker
 
 from conftest import DOC_PARSERS
 
@@ -83,20 +85,69 @@ def example_starts(path: Path, text: str) -> list[int]:
     return start_lines(text, list(Document.parse(str(path), *DOC_PARSERS)))
 
 
-def failing_line(path: Path, text: str) -> int | None:
-    """Run a page's examples as Sybil does; the 0-based line where the first failing one starts."""
+class RecordingChecker(OutputChecker):
+    """Sybil's doctest checker, recording what each example printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str, int]] = []
+
+    def check_output(self, want: str, got: str, optionflags: int) -> bool:
+        self.calls.append((want, got, optionflags))
+        return super().check_output(want, got, optionflags)
+
+
+def code_of(example) -> str:
+    return getattr(example.parsed, "source", example.parsed)
+
+
+def run_page(path: Path) -> list[tuple[str, str, str, int]]:
+    """Run a page's examples once, as Sybil does, in page order and one namespace.
+
+    Returns, per example: its source, the output it wants, what it printed and its option flags.
+    Fails if an example fails (so the page passes as it is)."""
+    document = Document.parse(str(path), *DOC_PARSERS)
+    runs = []
+    for example in document:
+        runner = getattr(example.region.evaluator, "runner", None)
+        if runner is None:  # a block without prompts: it runs, and prints nothing to compare
+            example.evaluate()
+            runs.append((code_of(example), None, None, 0))
+            continue
+        checker, runner._checker = runner._checker, RecordingChecker()
+        try:
+            example.evaluate()
+            recorded = runner._checker.calls
+        finally:
+            runner._checker = checker
+        assert len(recorded) == 1, f"{path.name}: one check per example, got {recorded}"
+        want, got, flags = recorded[0]
+        runs.append((code_of(example), want, got, flags))
+    return runs
+
+
+def failing_line(path: Path, text: str, runs: list[tuple[str, str, str, int]]) -> int | None:
+    """The 0-based line where the first example of ``text`` (a changed copy of the page at
+    ``path``) that Sybil would fail starts; None if it would pass.
+
+    ``text`` is parsed by Sybil as CI would parse it. Its examples up to the changed one have the
+    same code as the page's, so, run in order in one namespace, they print what they printed in
+    ``runs`` (the page's examples are deterministic: the doc-tests compare them exactly): each one
+    passes or fails as Sybil's checker judges its printed output against what ``text`` wants.
+    """
     mutated = path.with_name(f".mutated-{path.name}")
     mutated.write_text(text, encoding="utf-8")
     try:
         examples = list(Document.parse(str(mutated), *DOC_PARSERS))
-        for example, start in zip(examples, start_lines(text, examples), strict=True):
-            try:
-                example.evaluate()
-            except Exception:  # SybilFailure for a mismatch, or the error itself
-                return start
-        return None
     finally:
         mutated.unlink()
+    assert len(examples) == len(runs), f"{path.name}: the change altered which examples Sybil collects"
+    checker = OutputChecker()
+    for example, start, (source, _, got, flags) in zip(examples, start_lines(text, examples), runs, strict=True):
+        assert code_of(example) == source, f"{path.name}: the change altered an example's code"
+        if got is not None and not checker.check_output(example.parsed.want, got, flags):
+            return start
+    return None
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
@@ -110,8 +161,14 @@ def test_python_blocks_are_spelled_so_that_sybil_collects_them(page):
             )
 
 
+# The Chinese edition's glossary is a table of terms: the only page without code.
+WITHOUT_EXAMPLES = {DOCS / "zh" / "glossary.md"}
+
+
 def test_every_page_has_tested_examples():
     for page in PAGES:
+        if page in WITHOUT_EXAMPLES:
+            continue
         examples = list(Document.parse(str(page), *DOC_PARSERS))
         assert examples, f"{page.name} has no example that Sybil runs"
 
@@ -141,21 +198,24 @@ def test_every_printed_line_is_compared_exactly(page):
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_changing_a_printed_number_fails(page):
-    """End to end, as CI would see it: the first and the last printed number of each page,
-    changed by one digit, make the page fail at the example that prints them."""
+    """End to end, as CI would see it: every printed line with a number, changed by one digit,
+    makes the page fail at the example that prints it. The page runs once; each changed copy is
+    parsed by Sybil and judged by Sybil's checker against what the page's code printed."""
     text = page.read_text(encoding="utf-8")
     lines = text.split("\n")
-    assert failing_line(page, text) is None, f"{page.name} fails as it is"
+    runs = run_page(page)  # fails if the page fails as it is
+    assert failing_line(page, text, runs) is None, f"{page.name} fails as it is"
     starts = example_starts(page, text)
     numbered = [(n, line) for n, line in output_lines(text) if re.search(r"\d", line)]
     if not numbered:
         pytest.skip(f"{page.name} prints no number")
-    for number, line in {numbered[0], numbered[-1]}:
+    unnoticed = []
+    for number, line in numbered:
         mutated = [*lines[:number], mutate(line), *lines[number + 1 :]]
         printed_by = [start for start in starts if start < number][-1]
-        assert failing_line(page, "\n".join(mutated)) == printed_by, (
-            f"{page.name}: changing line {number + 1} ({line.strip()!r}) does not fail"
-        )
+        if failing_line(page, "\n".join(mutated), runs) != printed_by:
+            unnoticed.append(f"line {number + 1}: {line.strip()!r}")
+    assert not unnoticed, f"{page.name}: changing these lines does not fail:\n" + "\n".join(unnoticed)
 
 
 # Exercises: every chapter page ends with 2 to 4 exercises, each with its solution in a collapsed
@@ -165,6 +225,8 @@ CHAPTERS_WITH_EXERCISES = [
     "simplified.md", "trainable.md", "scaling.md", "causal.md", "multihead.md", "gqa.md", "kv-cache.md",
     "positions.md", "cross-attention.md", "pytorch.md", "trained.md", "blockwise.md", "backward.md",
 ]  # fmt: skip
+# The Chinese edition has the same chapters; its exercises heading is `## 练习 { #exercises }`.
+CHAPTERS_WITH_EXERCISES += [f"zh/{name}" for name in CHAPTERS_WITH_EXERCISES]
 SOLUTION = re.compile(r"^(?P<indent> *)\?\?\?\+? success\b")
 
 
@@ -201,8 +263,9 @@ PAGES_WITH_SOLUTIONS = [page for page in PAGES if solution_blocks(page.read_text
 def test_chapter_ends_with_exercises_and_solutions(name):
     text = (DOCS / name).read_text(encoding="utf-8")
     lines = text.split("\n")
-    assert "## Exercises" in lines, f"{name} has no '## Exercises' section"
-    heading = lines.index("## Exercises")
+    exercises = [n for n, line in enumerate(lines) if line == "## Exercises" or re.fullmatch(r"## .* \{ *#exercises *\}", line)]
+    assert exercises, f"{name} has no '## Exercises' section (in Chinese: '## 练习 {{ #exercises }}')"
+    heading = exercises[0]
     later_headings = [n for n, line in enumerate(lines) if line.startswith("## ") and n > heading]
     assert later_headings == [], f"{name}: the exercises must be the last section"
     blocks = solution_blocks(text)

@@ -1,17 +1,21 @@
-"""The notebook runs from top to bottom; its asserts check both seeds' numbers."""
+"""The notebook, English and Chinese, runs from top to bottom; its asserts check both seeds' numbers."""
 
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "notebooks" / "walkthrough.ipynb"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+NOTEBOOKS = [DOCS / "notebooks" / "walkthrough.ipynb", DOCS / "zh" / "notebooks" / "walkthrough.ipynb"]
 
 
-def test_notebook_runs_and_prints_the_seeds_numbers():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(DOCS)))
+def test_notebook_runs_and_prints_the_seeds_numbers(path):
+    assert path.exists(), f"{path.relative_to(DOCS.parent)} is missing"
+    notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=False).execute(
-        cwd=str(NOTEBOOK.parent)
+        cwd=str(path.parent)
     )
     printed = "".join(
         output.get("text", "")

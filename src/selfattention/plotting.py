@@ -34,6 +34,8 @@ def plot_attention(
     annotate: bool = True,
     vmin: float = 0.0,
     vmax: float | None = None,
+    key_label: str = "key (attended to)",
+    query_label: str = "query (attending)",
 ) -> Figure:
     """Draw attention weights as a labelled heatmap.
 
@@ -42,6 +44,7 @@ def plot_attention(
     text colours for a light or a dark page. The colours run from ``vmin`` to ``vmax``
 (default: the largest weight); give maps that are compared one scale, e.g. ``vmax=1.0``. Long
 sequences get smaller cells and labels, so that the figure stays readable on a phone.
+``key_label`` and ``query_label`` name the axes (e.g. in another language).
 
     Shapes: ``weights (n_q, n_k)``, ``tokens`` of length ``n_k`` (and ``query_tokens`` of
     length ``n_q``, default ``tokens``) -> a matplotlib ``Figure``.
@@ -78,8 +81,8 @@ sequences get smaller cells and labels, so that the figure stays readable on a p
     image = axes.imshow(values, cmap="viridis", vmin=vmin, vmax=top)
     axes.set_xticks(range(n_k), labels=list(tokens), rotation=45, ha="right", rotation_mode="anchor")
     axes.set_yticks(range(n_q), labels=list(query_tokens))
-    axes.set_xlabel("key (attended to)", color=colours["muted"])
-    axes.set_ylabel("query (attending)", color=colours["muted"])
+    axes.set_xlabel(key_label, color=colours["muted"])
+    axes.set_ylabel(query_label, color=colours["muted"])
     axes.tick_params(colors=colours["text"], length=0, labelsize=label_size)
     for spine in axes.spines.values():
         spine.set_visible(False)

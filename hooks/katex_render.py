@@ -1,0 +1,166 @@
+"""MkDocs hook: render the maths to HTML at build time with the site's own copy of KaTeX.
+
+``pymdownx.arithmatex`` (generic mode) leaves ``\\( ... \\)`` and ``\\[ ... \\]`` in ``.arithmatex``
+elements; notebook Markdown cells keep Jupyter's ``$ ... $`` and ``$$ ... $$``. Each is rendered
+here by ``docs/assets/katex/katex.min.js`` running in Node (one process for the whole build), so a
+page arrives with its maths laid out: no KaTeX JavaScript, no layout shift, and KaTeX's stylesheet
+linked only from the pages that show maths. A formula KaTeX cannot parse fails the build.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.utils import get_relative_url
+
+STYLESHEET = "assets/katex/katex.min.css"
+ARITHMATEX = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">(?P<body>.*?)</(?P=tag)>', flags=re.S
+)
+NOTEBOOK_MARKDOWN = re.compile(
+    r'(?P<open><div class="[^"]*jp-RenderedMarkdown[^"]*"[^>]*>)(?P<body>.*?)(?P<close></div>)', flags=re.S
+)
+# The table of contents repeats a heading's text with its maths as TeX.
+TOC_ENTRY = re.compile(r'(?P<open><span class="md-ellipsis">)(?P<body>[^<]*?\\\(.*?)(?P<close></span>)', flags=re.S)
+INLINE_TEX = re.compile(r"\\\((?P<inline>.+?)\\\)", flags=re.S)
+DOLLARS = re.compile(r"\$\$(?P<display>.+?)\$\$|\$(?P<inline>[^$\n]+?)\$", flags=re.S)
+SERVER = r"""
+const katex = require(process.argv[1]);
+const lines = require("readline").createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  const { tex, display } = JSON.parse(line);
+  let reply;
+  try { reply = { html: katex.renderToString(tex, { displayMode: display, throwOnError: true }) }; }
+  catch (error) { reply = { error: String(error.message) }; }
+  process.stdout.write(JSON.stringify(reply) + "\n");
+});
+"""
+
+
+class KaTeX:
+    """One Node process that renders formulas, one JSON line in and out each."""
+
+    def __init__(self, katex_js: Path) -> None:
+        node = shutil.which("node")
+        if node is None:
+            raise PluginError("hooks/katex_render.py needs Node.js (node on PATH) to render the maths")
+        self.process = subprocess.Popen(
+            [node, "-e", SERVER, str(katex_js.resolve())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.cache: dict[tuple[str, bool], str] = {}
+
+    def render(self, tex: str, display: bool, where: str) -> str:
+        key = (tex, display)
+        if key not in self.cache:
+            assert self.process.stdin and self.process.stdout
+            self.process.stdin.write(json.dumps({"tex": tex, "display": display}) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+            if not line:
+                raise PluginError(f"{where}: the KaTeX process ended (exit status {self.process.wait()})")
+            reply = json.loads(line)
+            if "error" in reply:
+                raise PluginError(f"{where}: KaTeX cannot render {tex!r}: {reply['error']}")
+            self.cache[key] = reply["html"]
+        return self.cache[key]
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+katex: KaTeX | None = None
+
+
+def on_pre_build(config) -> None:
+    global katex
+    if katex is None:
+        katex = KaTeX(Path(config["docs_dir"]) / "assets" / "katex" / "katex.min.js")
+
+
+def on_post_build(config) -> None:
+    global katex
+    if katex is not None:
+        katex.close()
+        katex = None
+
+
+def on_shutdown() -> None:
+    on_post_build(None)
+
+
+def render_arithmatex(match: re.Match, where: str) -> str:
+    body = html.unescape(match["body"]).strip()
+    if body.startswith("\\(") and body.endswith("\\)"):
+        display = False
+    elif body.startswith("\\[") and body.endswith("\\]"):
+        display = True
+    else:
+        raise PluginError(f"{where}: unexpected maths {body!r}")
+    assert katex is not None
+    rendered = katex.render(body[2:-2].strip(), display, where)
+    return f'<{match["tag"]} class="arithmatex">{rendered}</{match["tag"]}>'
+
+
+def render_dollars(match: re.Match, where: str) -> str:
+    assert katex is not None
+    display = match.groupdict().get("display") is not None
+    tex = html.unescape(match["display"] if display else match["inline"]).strip()
+    return katex.render(tex, display, where)
+
+
+def render_page(output: str, where: str) -> tuple[str, bool]:
+    """The page with every formula rendered, and whether it has any."""
+    output, count = ARITHMATEX.subn(lambda m: render_arithmatex(m, where), output)
+    rendered = 0
+
+    def cell(match: re.Match) -> str:
+        nonlocal rendered
+        body, n = DOLLARS.subn(lambda m: render_dollars(m, where), match["body"])
+        rendered += n
+        return match["open"] + body + match["close"]
+
+    output = NOTEBOOK_MARKDOWN.sub(cell, output)
+
+    def toc(match: re.Match) -> str:
+        body = INLINE_TEX.sub(lambda m: render_dollars(m, where), match["body"])
+        return match["open"] + body + match["close"]
+
+    output = TOC_ENTRY.sub(toc, output)
+    return output, bool(count + rendered)
+
+
+# The fonts a page's maths needs, by the classes KaTeX gives it: preloaded with the stylesheet, so
+# that the maths is drawn in its own font from the first paint (no shift when fonts swap in).
+FONTS = {
+    "KaTeX_Main-Regular": 'class="katex"',
+    "KaTeX_Math-Italic": "mathnormal",
+    "KaTeX_Size1-Regular": "size1",
+    "KaTeX_Size2-Regular": "size2",
+}
+
+
+def head_links(output: str, page_url: str) -> str:
+    links = [f'<link rel="stylesheet" href="{get_relative_url(STYLESHEET, page_url)}">']
+    for font, marker in FONTS.items():
+        if marker in output:
+            href = get_relative_url(f"assets/katex/fonts/{font}.woff2", page_url)
+            links.append(f'<link rel="preload" href="{href}" as="font" type="font/woff2" crossorigin>')
+    return "\n".join(links)
+
+
+def on_post_page(output: str, page, config) -> str:
+    if katex is None:
+        on_pre_build(config)
+    output, has_maths = render_page(output, page.file.src_uri)
+    if has_maths:
+        first_stylesheet = output.index('<link rel="stylesheet"')
+        output = output[:first_stylesheet] + head_links(output, page.url) + "\n" + output[first_stylesheet:]
+    return output

@@ -1,0 +1,35 @@
+"""Portable: the same mkdocs.yml builds with ProperDocs, the maintained fork of MkDocs 1.x, into
+the same site. Every file of the two builds is compared; pages may differ only in the generator
+tag, and the sitemap only in its dates."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+GENERATOR = re.compile(r'<meta name="generator" content="[^"]*">')
+
+
+def files_of(site: Path) -> set[str]:
+    return {str(path.relative_to(site)) for path in site.rglob("*") if path.is_file()}
+
+
+def test_properdocs_builds_the_same_site(site, properdocs_site):
+    assert files_of(site) == files_of(properdocs_site)
+    differ = []
+    for name in sorted(files_of(site)):
+        ours, theirs = (site / name).read_bytes(), (properdocs_site / name).read_bytes()
+        if ours == theirs or name == "sitemap.xml.gz":
+            continue
+        if name.endswith(".html"):
+            a, b = (GENERATOR.sub("", x.decode()) for x in (ours, theirs))
+            if a == b:
+                continue
+        if name == "sitemap.xml":
+            a, b = (re.sub(r"<lastmod>[^<]*</lastmod>", "", x.decode()) for x in (ours, theirs))
+            if a == b:
+                continue
+        differ.append(name)
+    assert differ == [], f"ProperDocs builds these files differently: {differ}"
+    generators = [GENERATOR.findall((built / "index.html").read_text(encoding="utf-8")) for built in (site, properdocs_site)]
+    assert "mkdocs-1." in generators[0][0] and "ProperDocs 1." in generators[1][0], generators
