@@ -72,7 +72,7 @@ class checks(contextlib.ContextDecorator):  # noqa: N801 - used like torch.no_gr
         ...         simplified_self_attention(inputs)
         ...     except ValueError as error:
         ...         print(error)
-        inputs contains NaN or infinite values (the first at index (0, 1), value nan); attention would spread it to every output
+        inputs contains NaN or infinite values (the first at index (0, 1), value nan); attention would carry it into the outputs
     """
 
     def __init__(self, enabled: bool = True) -> None:
@@ -127,7 +127,7 @@ def check_finite(name: str, tensor: Tensor, *, allow_neg_inf: bool = False, alwa
         kind = "NaN or +inf" if allow_neg_inf else "NaN or infinite values"
         raise ValueError(
             f"{name} contains {kind} (the first at index {index}, value "
-            f"{tensor[index].item()}); attention would spread it to every output"
+            f"{tensor[index].item()}); attention would carry it into the outputs"
         )
     return tensor
 

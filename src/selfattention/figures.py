@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLE_COLOURS", "Diagram", "Operator", "Panel", "draw_diagram"]
 
-# One colour per role (the Okabe-Ito palette, readable with colour-blindness), used on every page.
+# One colour per role, used on every page: Okabe-Ito colours (readable with colour-blindness), greys for
+# inputs and masks.
 ROLE_COLOURS: dict[str, str] = {
     "inputs": "#8C8C8C",  # grey
     "queries": "#0072B2",  # blue
@@ -51,7 +52,8 @@ class Panel:
             ``True`` drawn as a check mark, ``False`` as a dot).
         role: a key of `ROLE_COLOURS`; sets the colour.
         name: what is shown above it, e.g. ``"Q = X W_q"`` (``$...$`` for maths).
-        decimals: digits after the point; ``None`` shows integers as integers.
+        decimals: digits after the point; ``None`` shows integers as integers and other values
+            with 2 digits.
         highlight: rows drawn stronger than the others (e.g. the row of one query).
         split: columns after which a dividing line is drawn (e.g. between heads).
     """
@@ -82,7 +84,7 @@ class Panel:
 
     @property
     def cell_width(self) -> float:
-        """Width of one cell, in cells: wider for long numbers such as ``−0.15``."""
+        """Width of one cell, in units of a cell's height: wider for long numbers such as ``−0.15``."""
         longest = max(len(text) for row in self.labels for text in row)
         return max(1.0, 0.26 * longest + 0.1)
 

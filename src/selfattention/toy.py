@@ -106,7 +106,8 @@ def induction_batch(task: InductionTask, batch_size: int, generator: torch.Gener
 
     Each sequence holds a segment of ``min_length`` to ``max_length`` distinct tokens twice,
     at random positions; every other position is a filler token drawn from the tokens that are
-    not in the segment, so the only repeat is the segment's.
+    not in the segment, so no filler token equals a segment token (filler tokens may repeat
+    among themselves).
 
     Shapes: ``-> tokens (batch_size, seq_len)``, ``starts``, ``offsets``, ``lengths``
     ``(batch_size,)``, ``predictable (batch_size, seq_len)``.
@@ -253,7 +254,7 @@ def argmax_on_target(weights: Tensor, targets: Tensor, queries: Tensor) -> float
 
     Shapes: ``weights (..., seq_len, seq_len)`` of one head, ``targets`` the same shape
     (boolean, ``True`` = a key the pattern predicts), ``queries (..., seq_len)`` (boolean, the
-    queries to count) -> a number in ``[0, 1]``.
+    queries to count) -> a number in ``[0, 1]`` (NaN when no query is selected).
     """
     if weights.shape != targets.shape or weights.shape[:-1] != queries.shape:
         raise ValueError(
@@ -312,10 +313,10 @@ def train_induction_model(
 ) -> InductionModel:
     """Train an `InductionModel` to predict the next token of induction sequences.
 
-    Deterministic: the initial weights come from ``seed`` (`induction_model`), the sequences
-    from `training_batches` with the same seed, and training runs on one CPU thread (the
-    model is so small that more threads only add overhead, and one thread fixes the order of
-    every sum). The loss is the cross-entropy at the predictable positions; the optimiser is
+    Deterministic on one machine and PyTorch build: the initial weights come from ``seed``
+    (`induction_model`), the sequences from `training_batches` with the same seed, and training
+    runs on one CPU thread, which fixes the order of every sum (another CPU may still round
+    some sums differently). The loss is the cross-entropy at the predictable positions; the optimiser is
     AdamW. The caller's random state and thread count are left as they were.
 
     With ``cache=True`` (the default) the trained weights are kept for the rest of the
