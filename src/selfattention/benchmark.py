@@ -279,30 +279,8 @@ def run_training(
         "block_size": block_size, "causal": causal, "dtype": dtype,
         "repeats": repeats, "warmup": warmup, "backward": True, "threads": threads,
     }  # fmt: skip
-    cases = []
-    for seq_len in lengths:
-        for form in forms:
-            skip = _naive_training_skip(seq_len, config) if form == "naive" else None
-            if skip:
-                case = Case(form, seq_len, error=skip)
-            elif device == "cpu":
-                case = _measure_in_subprocess(form, seq_len, config, timeout)
-            else:
-                try:
-                    case = _measure_training(form, seq_len, config)
-                except torch.OutOfMemoryError:
-                    case = Case(form, seq_len, error="out of memory")
-                torch.cuda.empty_cache()
-            cases.append(case)
-            log(_training_row(case))
-    return Results(
-        date=dt.date.today().isoformat(),
-        command=command,
-        machine=_machine(device),
-        versions={"python": platform.python_version(), "torch": torch.__version__, "selfattention": _version()},
-        config=config,
-        cases=cases,
-    )
+    skip = lambda form, seq_len: _naive_training_skip(seq_len, config) if form == "naive" else None  # noqa: E731
+    return _sweep(lengths, forms, config, timeout, command, _measure_training, _training_row, log, skip=skip)
 
 
 def _measure_in_subprocess(form: str, seq_len: int, config: dict[str, Any], timeout: float) -> Case:
@@ -366,23 +344,44 @@ def run(
         "block_size": block_size, "causal": causal, "dtype": dtype,
         "repeats": repeats, "warmup": warmup,
     }  # fmt: skip
+    return _sweep(lengths, forms, config, timeout, command, _measure, _row, log)
+
+
+def _sweep(
+    lengths: Sequence[int],
+    forms: Sequence[str],
+    config: dict[str, Any],
+    timeout: float,
+    command: str,
+    measure: Callable[[str, int, dict[str, Any]], Case],
+    row: Callable[[Case], str],
+    log: Callable[[str], None],
+    *,
+    skip: Callable[[str, int], str | None] = lambda form, seq_len: None,
+) -> Results:
+    """Every form at every length: on the CPU each case in its own subprocess (the worker calls
+    ``measure`` there), elsewhere ``measure`` in this process; ``skip`` gives the reason to
+    record instead of measuring a case, or None."""
     cases = []
     for seq_len in lengths:
         for form in forms:
-            if device == "cpu":
+            reason = skip(form, seq_len)
+            if reason:
+                case = Case(form, seq_len, error=reason)
+            elif config["device"] == "cpu":
                 case = _measure_in_subprocess(form, seq_len, config, timeout)
             else:
                 try:
-                    case = _measure(form, seq_len, config)
+                    case = measure(form, seq_len, config)
                 except torch.OutOfMemoryError:
                     case = Case(form, seq_len, error="out of memory")
                 torch.cuda.empty_cache()
             cases.append(case)
-            log(_row(case))
+            log(row(case))
     return Results(
         date=dt.date.today().isoformat(),
         command=command,
-        machine=_machine(device),
+        machine=_machine(config["device"]),
         versions={"python": platform.python_version(), "torch": torch.__version__, "selfattention": _version()},
         config=config,
         cases=cases,
