@@ -57,4 +57,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) site test-artifacts .pytest_cache tools/*/node_modules
+	rm -rf $(VENV) site test-artifacts .pytest_cache .cache tools/*/node_modules

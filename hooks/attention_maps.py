@@ -15,13 +15,14 @@ import functools
 from collections.abc import Callable
 
 import torch
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import Files
 
 from selfattention import attention_weights, causal_mask, plot_attention
 from selfattention.plotting import svg_bytes
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chinese import chinese_fonts, in_chinese  # noqa: E402
+from generated import add_themed_svgs, cached_state  # noqa: E402
 from selfattention.toy import (
     InductionModel,
     InductionTask,
@@ -56,15 +57,19 @@ def journey_causal_weights() -> torch.Tensor:
 
 
 # The trained model of docs/trained.md: the same task, seed and example sequence as the page.
-# train_induction_model keeps the trained weights for the rest of the process, so a build
-# (or a `mkdocs serve` session) trains once.
+# Trained once per process (a build, or a `mkdocs serve` session); with the build cache
+# (hooks/generated.py), once per test session.
 TASK = InductionTask()
 EXAMPLE = induction_batch(TASK, 1, torch.Generator().manual_seed(1))
 HELD_OUT_SEED = 2
 
 
+@functools.cache
 def trained_model() -> InductionModel:
-    return train_induction_model(TASK, seed=0)
+    model = untrained_model()
+    trained = cached_state("trained-induction-model", lambda: train_induction_model(TASK, seed=0).state_dict())
+    model.load_state_dict(trained)
+    return model.eval()
 
 
 def untrained_model() -> InductionModel:
@@ -130,8 +135,4 @@ def render(name: str, theme: str, language: str = "en") -> bytes:
 
 def on_files(files: Files, config) -> Files:
     language = "zh" if in_chinese(config) else "en"
-    for name in MAPS:
-        for theme in ("light", "dark"):
-            uri = f"images/attention-maps/{name}-{theme}.svg"
-            files.append(File.generated(config, uri, content=render(name, theme, language)))
-    return files
+    return add_themed_svgs(files, config, "attention-maps", MAPS, render, language)

@@ -13,13 +13,14 @@ from pathlib import Path
 from collections.abc import Callable
 
 import torch
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import Files
 
 from selfattention import MultiHeadAttention, apply_rope, causal_mask, plot_attention
 from selfattention.plotting import svg_bytes
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chinese import chinese_fonts, in_chinese  # noqa: E402
+from generated import add_themed_svgs  # noqa: E402
 
 TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 
@@ -108,8 +109,4 @@ def render(name: str, theme: str, language: str = "en") -> bytes:
 
 def on_files(files: Files, config) -> Files:
     language = "zh" if in_chinese(config) else "en"
-    for name in FIGURES:
-        for theme in ("light", "dark"):
-            uri = f"images/attention-variants/{name}-{theme}.svg"
-            files.append(File.generated(config, uri, content=render(name, theme, language)))
-    return files
+    return add_themed_svgs(files, config, "attention-variants", FIGURES, render, language)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import Files
 
 from selfattention import (
     MultiHeadAttention,
@@ -32,6 +32,7 @@ from selfattention.plotting import svg_bytes
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chinese import chinese_fonts, in_chinese  # noqa: E402
+from generated import add_themed_svgs  # noqa: E402
 
 # docs/simplified.md, docs/causal.md, docs/multihead.md: "Your journey starts with one step"
 # (Sebastian Raschka, Build a Large Language Model (From Scratch), ch. 3).
@@ -256,8 +257,4 @@ def render(name: str, theme: str, language: str = "en") -> bytes:
 
 def on_files(files: Files, config) -> Files:
     language = "zh" if in_chinese(config) else "en"
-    for name in FIGURES:
-        for theme in ("light", "dark"):
-            uri = f"images/figures/{name}-{theme}.svg"
-            files.append(File.generated(config, uri, content=render(name, theme, language)))
-    return files
+    return add_themed_svgs(files, config, "figures", FIGURES, render, language)

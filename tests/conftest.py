@@ -1,12 +1,15 @@
 """Shared fixtures: the site, built with ``mkdocs build --strict`` once per test session.
 
-The build starts in the background as soon as the tests are collected (if any collected test needs
-the site), so that it runs while the unit tests do; with pytest-xdist one process builds it and
-every worker uses it. It is built as the publishing workflow builds it, with a public address
-under a path (``SITE_URL``) and a GitHub repository (``REPO_URL``), and as ``make build`` builds
-it: both editions, English into the site's root, then the Chinese edition (mkdocs.zh.yml) into its
-zh/ folder (the English build empties the site folder first). ``properdocs_site`` is the English
-site built by ProperDocs, started the same way.
+The builds start in the background as soon as the tests are collected (if any collected test needs
+the site), so that they run while the unit tests do; with pytest-xdist one process builds and every
+worker uses the result. The site is built as the publishing workflow builds it, with a public
+address under a path (``SITE_URL``) and a GitHub repository (``REPO_URL``), and as ``make build``
+builds it: both editions, English into the site's root, then the Chinese edition (mkdocs.zh.yml)
+into its zh/ folder (the English build empties the site folder first). ``properdocs_site`` is the
+English site built by ProperDocs, after the other two. The builds share a build cache
+(``SELFATTENTION_BUILD_CACHE``, by default .cache/build/; hooks/generated.py), so each figure is
+drawn and the model of the trained-model page is trained once for all three, and again only when
+the code or data it is made from changes.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SITE_URL = "https://example.github.io/selfattention/"
 REPO_URL = "https://github.com/example/selfattention"
-# Each build: one or more (command, folder inside the build's folder), run in order.
-BUILDS = {
-    "site": [
-        ([sys.executable, "-m", "mkdocs", "build", "--strict"], "."),
-        ([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", "mkdocs.zh.yml"], "zh"),
-    ],
-    "properdocs_site": [([sys.executable, "-m", "properdocs", "build", "--strict", "-f", "mkdocs.yml"], ".")],
-}
+# The builds, in the order one background process runs them: (name, command, folder inside the
+# build's folder). "site" is ready when its last step is done: English into the site's root, then
+# the Chinese edition into its zh/ folder (the English build empties the site's folder first).
+# ProperDocs builds last; by then the drawings of the English build are in the build cache
+# (hooks/generated.py), so it draws nothing again.
+BUILD_STEPS = [
+    ("site", [sys.executable, "-m", "mkdocs", "build", "--strict"], "."),
+    ("site", [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", "mkdocs.zh.yml"], "zh"),
+    ("properdocs_site", [sys.executable, "-m", "properdocs", "build", "--strict", "-f", "mkdocs.yml"], "."),
+]
+BUILDS = list(dict.fromkeys(name for name, _, _ in BUILD_STEPS))
 SHARED = "SELFATTENTION_TEST_BUILDS"
 
 
@@ -87,37 +93,50 @@ def pytest_unconfigure(config):
 _started: list[subprocess.Popen] = []
 
 
-def start_build(name: str) -> None:
-    """Start building the site into $SHARED/name once for the whole session (any process)."""
+# Runs the steps given in argv[2] in order, each step's output to NAME.log, and writes a build's
+# return code to NAME.rc after its last step (a failed step fails every later build too).
+BUILD_SCRIPT = """
+import json, subprocess, sys
+from pathlib import Path
+shared, steps = Path(sys.argv[1]), json.loads(sys.argv[2])
+rc = 0
+for i, (name, command) in enumerate(steps):
+    with open(shared / f"{name}.log", "a") as log:
+        rc = rc or subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
+    if i + 1 == len(steps) or steps[i + 1][0] != name:
+        (shared / f"{name}.rc.part").write_text(str(rc))
+        (shared / f"{name}.rc.part").rename(shared / f"{name}.rc")
+"""
+
+
+def start_builds(names: set[str]) -> None:
+    """Start the builds in ``names`` in the background, once for the whole session (whichever
+    process comes first; every process collects the same tests, so asks for the same builds)."""
     shared = Path(os.environ[SHARED])
     try:
-        (shared / f"{name}.started").mkdir()
+        (shared / "builds.started").mkdir()
     except FileExistsError:
         return
-    log = open(shared / f"{name}.log", "w")  # noqa: SIM115 - the build process writes it
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true",
            "SITE_URL": SITE_URL, "REPO_URL": REPO_URL}  # fmt: skip
-    script = (
-        "import json, subprocess, sys\n"
-        "rc = 0\n"
-        "for command in json.loads(sys.argv[2]):\n"
-        "    rc = subprocess.run(command).returncode\n"
-        "    if rc: break\n"
-        "open(sys.argv[1], 'w').write(str(rc))"
-    )
-    commands = [[*command, "--site-dir", str((shared / name / folder).resolve())] for command, folder in BUILDS[name]]
-    command = [sys.executable, "-c", script, str(shared / f"{name}.rc"), json.dumps(commands)]
-    _started.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+    env.setdefault("SELFATTENTION_BUILD_CACHE", str(ROOT / ".cache" / "build"))
+    steps = [
+        (name, [*command, "--site-dir", str((shared / name / folder).resolve())])
+        for name, command, folder in BUILD_STEPS
+        if name in names
+    ]
+    command = [sys.executable, "-c", BUILD_SCRIPT, str(shared), json.dumps(steps)]
+    _started.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
 
 
 def pytest_collection_modifyitems(session, config, items):
-    for name in BUILDS:
-        if any(name in getattr(item, "fixturenames", ()) for item in items):
-            start_build(name)
+    needed = {name for name in BUILDS if any(name in getattr(item, "fixturenames", ()) for item in items)}
+    if needed:
+        start_builds(needed)
 
 
 def built(name: str) -> Path:
-    start_build(name)
+    start_builds({name})
     shared = Path(os.environ[SHARED])
     rc_file = shared / f"{name}.rc"
     deadline = time.monotonic() + 900
@@ -125,7 +144,7 @@ def built(name: str) -> Path:
         assert time.monotonic() < deadline, f"the {name} build did not finish in 15 minutes"
         time.sleep(0.2)
     log = (shared / f"{name}.log").read_text(encoding="utf-8")
-    assert rc_file.read_text() == "0", f"{BUILDS[name][0][0][2]} build --strict failed:\n{log}"
+    assert rc_file.read_text() == "0", f"the {name} build (mkdocs/properdocs build --strict) failed:\n{log}"
     quiet = log.replace("[IPKernelApp] WARNING | Kernel is running over TCP", "")
     assert "WARNING" not in quiet, log
     return shared / name

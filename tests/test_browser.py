@@ -13,12 +13,15 @@ each page). Every page of both editions (the Chinese one under zh/) is checked.
 The site is served as GitHub Pages serves a project site: under its path (/selfattention/), with
 gzip, and 404.html for a missing page. One browser per test worker, one context per test.
 
-Screenshots of every page (desktop light, desktop dark, phone) go to test-artifacts/screenshots/.
+With SELFATTENTION_SCREENSHOTS=1, screenshots of every page (desktop light, desktop dark, phone)
+go to test-artifacts/screenshots/, for a person to look at (whole pages at twice a phone's
+resolution take seconds each, so they are not taken by default).
 Without Chromium these tests are skipped, unless SELFATTENTION_REQUIRE_BROWSER=1 (as in CI).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,11 +32,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SITE_URL, all_pages
+from tests.conftest import SHARED, SITE_URL, all_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("SELFATTENTION_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+TAKE_SCREENSHOTS = os.environ.get("SELFATTENTION_SCREENSHOTS") == "1"
 # As the machine's documentation advises: no background traffic to hosts that cannot be reached.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -82,7 +86,6 @@ def copy_runner() -> Iterator[subprocess.Popen]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
@@ -121,11 +124,35 @@ def open_page(browser: Browser, url: str, **context_options) -> tuple[Page, list
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
     page.on("response", lambda response: problems.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
-    # KaTeX renders on Material's document$ event, after the load.
-    page.wait_for_function(
-        "[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))", timeout=10_000
-    )
     return page, problems
+
+
+@pytest.fixture(scope="module", params=PAGES, ids=name_of)
+def desktop(request, browser: Browser, server: str) -> Iterator[tuple[str, Page, list[str]]]:
+    """(page path, the page opened on a desktop, its problems so far): one visit per page, shared
+    by the tests of that page (the root conftest.py runs them in one worker, one after another;
+    the copy test, which opens the solutions, comes last)."""
+    page, problems = open_page(browser, server + request.param, viewport={"width": 1280, "height": 900})
+    yield request.param, page, problems
+    page.context.close()
+
+
+@pytest.fixture(scope="module", params=PAGES, ids=name_of)
+def phone(request, browser: Browser, server: str) -> Iterator[tuple[str, Page, list[str]]]:
+    """The same on a phone (375 px wide, 2x), with every solution opened, as a reader would."""
+    page, problems = open_page(
+        browser, server + request.param, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
+    )
+    open_solutions(page)
+    yield request.param, page, problems
+    page.context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The whole page into test-artifacts/screenshots/NAME, with SELFATTENTION_SCREENSHOTS=1."""
+    if TAKE_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / name, full_page=True)
 
 
 def open_solutions(page: Page) -> None:
@@ -135,11 +162,9 @@ def open_solutions(page: Page) -> None:
     assert page.locator(".md-content details:not([open])").count() == 0
 
 
-@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
-def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
-    page, problems = open_page(browser, server + page_path, viewport={"width": 1280, "height": 900})
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name_of(page_path)}-light.png", full_page=True)
+def test_page_loads_cleanly_with_maths_and_images(desktop):
+    page_path, page, problems = desktop
+    screenshot(page, f"{name_of(page_path)}-light.png")
     assert problems == []
     maths = page.locator(".arithmatex").count()
     assert page.locator(".arithmatex .katex").count() == maths
@@ -165,20 +190,14 @@ def test_page_loads_cleanly_with_maths_and_images(browser, server, page_path):
         )
         shortest = 15 if page_path.startswith("zh/") else 40  # characters: Chinese says as much in fewer
         assert visible and all(len(alt) > shortest for alt in visible), "every map and plot needs alt text"
-    page.context.close()
 
 
-@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
-def test_phone_width_does_not_scroll_sideways(browser, server, page_path):
-    page, problems = open_page(
-        browser, server + page_path, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
-    )
-    open_solutions(page)
-    page.screenshot(path=SCREENSHOTS / f"{name_of(page_path)}-phone.png", full_page=True)
+def test_phone_width_does_not_scroll_sideways(phone):
+    page_path, page, problems = phone
+    screenshot(page, f"{name_of(page_path)}-phone.png")
     assert problems == []
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"the page is {widths[0]} px wide on a {widths[1]} px screen"
-    page.context.close()
 
 
 # Maths in a heading must not reach the table of contents as raw TeX: such headings carry a plain
@@ -186,9 +205,8 @@ def test_phone_width_does_not_scroll_sideways(browser, server, page_path):
 TOC_LABELS = {"causal/": "Mask with −∞ before the softmax", "scaling/": "Dot products grow with d_k"}
 
 
-@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
-def test_table_of_contents_shows_no_raw_tex(browser, server, page_path):
-    page, problems = open_page(browser, server + page_path, viewport={"width": 1280, "height": 900})
+def test_table_of_contents_shows_no_raw_tex(desktop):
+    page_path, page, problems = desktop
     toc = page.evaluate("[...document.querySelectorAll('nav.md-nav--secondary')].map(n => n.textContent).join('\\n')")
     for raw in ("\\(", "\\)", "\\[", "$", "\\infty", "\\sqrt", "{", "}"):
         assert raw not in toc, f"raw TeX {raw!r} in the table of contents of {page_path or 'home'}"
@@ -197,7 +215,6 @@ def test_table_of_contents_shows_no_raw_tex(browser, server, page_path):
         heading = page.locator("h2", has_text="before the softmax" if page_path == "causal/" else "Dot products grow")
         assert heading.locator(".katex").count() == 1, "the heading itself still shows the maths"
     assert problems == []
-    page.context.close()
 
 
 # Everything that can hold printed numbers, and how it may be wider than its box: only by scrolling.
@@ -243,17 +260,12 @@ READABILITY = """() => {
 }"""
 
 
-@pytest.mark.parametrize("page_path", PAGES, ids=name_of)
-def test_printed_numbers_are_readable_whole_at_phone_width(browser, server, page_path):
-    page, problems = open_page(
-        browser, server + page_path, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2
-    )
-    open_solutions(page)
+def test_printed_numbers_are_readable_whole_at_phone_width(phone):
+    _, page, problems = phone
     found = page.evaluate(READABILITY)
     assert found["cut"] == [], f"content wider than its box that does not scroll: {found['cut'][:5]}"
     assert found["split"] == [], f"numbers split over two lines: {found['split'][:5]}"
     assert problems == []
-    page.context.close()
 
 
 def test_notebook_code_is_not_cut_off_on_a_desktop(browser, server):
@@ -291,7 +303,7 @@ def test_palette_toggle_switches_to_dark(browser, server):
             break
         page.locator("form[data-md-component='palette'] label:visible").first.click()
     assert scheme() == "slate"
-    page.screenshot(path=SCREENSHOTS / "attention-maps-dark.png", full_page=True)
+    screenshot(page, "attention-maps-dark.png")
     shown = page.evaluate(
         "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0).map(i => i.src)"
     )
@@ -325,30 +337,60 @@ def test_missing_page_gets_the_styled_404_page(browser, server):
     assert header not in ("rgba(0, 0, 0, 0)", "transparent"), header
     assert page.evaluate("document.querySelector('.md-logo img').naturalWidth") > 0
     assert failed == []
-    page.screenshot(path=SCREENSHOTS / "404-phone.png", full_page=True)
+    screenshot(page, "404-phone.png")
     context.close()
 
 
-def copied_code(browser: Browser, url: str) -> list[tuple[bool, str]]:
-    """Click the copy button of every doctest block of a page; return, for each, whether it is
-    a docstring example (on the API reference) and what the clipboard got."""
+def copied_code(page: Page, url: str) -> list[tuple[bool, str]]:
+    """Click the copy button of every doctest block of an opened page; return, for each, whether
+    it is a docstring example (on the API reference) and what the clipboard got."""
     origin = re.match(r"https?://[^/]+", url).group(0)
-    page, problems = open_page(browser, url, viewport={"width": 1280, "height": 900})
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     open_solutions(page)  # a hidden block's copy button cannot be clicked
-    copied = []
     blocks = page.locator("div.highlight:has(.gp)")
-    for index in range(blocks.count()):
-        block = blocks.nth(index)
-        block.hover()
-        page.evaluate("navigator.clipboard.writeText('')")
-        block.locator("button[data-md-type='copy']").click()
-        page.wait_for_function("navigator.clipboard.readText().then(t => t.length > 0)", timeout=5_000)
-        in_docstring = block.evaluate("element => element.closest('.doc-contents') !== null")
-        copied.append((in_docstring, page.evaluate("navigator.clipboard.readText()")))
-    assert problems == []
-    page.context.close()
+    in_docstrings = blocks.evaluate_all("blocks => blocks.map(block => block.closest('.doc-contents') !== null)")
+    page.evaluate("navigator.clipboard.writeText('')")
+    copied = []
+    for index, in_docstring in enumerate(in_docstrings):
+        # A click as a reader's (trusted, at the button's place: it shows on hover), without
+        # Playwright's wait for the page to be still, which the copy does not need.
+        blocks.nth(index).locator("button[data-md-type='copy']").click(force=True)
+        copied.append((in_docstring, page.evaluate(READ_CLIPBOARD)))
     return copied
+
+
+# What a copy put on the clipboard (waiting for it, up to 5 s), which is then emptied for the next one.
+READ_CLIPBOARD = """async () => {
+  for (let waited = 0; waited < 5000; waited += 10) {
+    const text = await navigator.clipboard.readText();
+    if (text.length > 0) { await navigator.clipboard.writeText(''); return text; }
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+  throw new Error('nothing reached the clipboard in 5 s');
+}"""
+
+
+def run_copied(copy_runner: subprocess.Popen, program: str) -> dict:
+    """Run a program in the copy runner (a fresh interpreter's state, see tests/copy_runner.py).
+
+    A program is run once per test session: the Chinese pages' code is the English pages' code
+    (tests/test_zh_pages.py), and a program that ran in a fresh interpreter runs the same way
+    again (every page prints the same on every run: the doc-tests compare its output exactly), so
+    the result of the first run, kept in the session's folder, stands for the second."""
+    results = Path(os.environ[SHARED]) / "copied" if SHARED in os.environ else None
+    kept = results / f"{hashlib.sha256(program.encode()).hexdigest()}.json" if results else None
+    if kept is not None and kept.is_file():
+        return json.loads(kept.read_text(encoding="utf-8"))
+    assert copy_runner.stdin is not None and copy_runner.stdout is not None
+    copy_runner.stdin.write(json.dumps(program) + "\n")
+    copy_runner.stdin.flush()
+    reply = copy_runner.stdout.readline()
+    if kept is not None:
+        kept.parent.mkdir(exist_ok=True)
+        partial = kept.with_suffix(f".{os.getpid()}")
+        partial.write_text(reply, encoding="utf-8")
+        partial.replace(kept)
+    return json.loads(reply)
 
 
 def doctest_sources(page_path: str) -> list[str]:
@@ -366,22 +408,24 @@ def normalise(code: str) -> list[str]:
     return [line.rstrip() for line in code.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("page_path", MARKDOWN_PAGES, ids=name_of)
-def test_copied_code_is_the_code_and_runs(browser, server, copy_runner, page_path):
-    copied = copied_code(browser, server + page_path)
+def test_copied_code_is_the_code_and_runs(desktop, server, copy_runner):
+    page_path, page, problems = desktop
+    if page_path not in MARKDOWN_PAGES and page_path != "zh/glossary/":
+        pytest.skip("a notebook: its cells run in tests/test_notebook.py")
+    copied = copied_code(page, server + page_path)
+    assert problems == []
     for _, got in copied:
         assert not any(line.startswith((">>>", "...")) for line in got.splitlines()), got
     from_markdown = [got for in_docstring, got in copied if not in_docstring]
     expected = doctest_sources(page_path)
-    assert len(from_markdown) == len(expected) > 0
+    assert len(from_markdown) == len(expected)
+    assert expected or page_path == "zh/glossary/", f"{page_path or 'home'} has no code to copy"
     for got, want in zip(from_markdown, expected, strict=True):
         assert normalise(got) == normalise(want)
-    program = "\n".join(got for _, got in copied)  # docstring examples must run on their own too
-    assert copy_runner.stdin is not None and copy_runner.stdout is not None
-    copy_runner.stdin.write(json.dumps(program) + "\n")
-    copy_runner.stdin.flush()
-    result = json.loads(copy_runner.stdout.readline())
-    assert result["returncode"] == 0, f"the copied code of {page_path or 'home'} fails:\n{result['output'][-3000:]}"
+    if copied:
+        program = "\n".join(got for _, got in copied)  # docstring examples must run on their own too
+        result = run_copied(copy_runner, program)
+        assert result["returncode"] == 0, f"the copied code of {page_path or 'home'} fails:\n{result['output'][-3000:]}"
 
 
 def test_copied_code_runs_as_in_a_fresh_interpreter(copy_runner):

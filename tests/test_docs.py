@@ -15,7 +15,7 @@ from sybil import Document
 
 from sybil.evaluators.doctest import OutputChecker
 
-from conftest import DOC_PARSERS
+from conftest import DOC_PARSERS, PRINTED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
@@ -85,55 +85,40 @@ def example_starts(path: Path, text: str) -> list[int]:
     return start_lines(text, list(Document.parse(str(path), *DOC_PARSERS)))
 
 
-class RecordingChecker(OutputChecker):
-    """Sybil's doctest checker, recording what each example printed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, str, int]] = []
-
-    def check_output(self, want: str, got: str, optionflags: int) -> bool:
-        self.calls.append((want, got, optionflags))
-        return super().check_output(want, got, optionflags)
-
-
 def code_of(example) -> str:
     return getattr(example.parsed, "source", example.parsed)
 
 
-def run_page(path: Path) -> list[tuple[str, str, str, int]]:
-    """Run a page's examples once, as Sybil does, in page order and one namespace.
+def run_page(path: Path) -> list[tuple[str, str | None, str | None, int]]:
+    """What a page's examples print, run as Sybil runs them: in page order, in one namespace.
 
-    Returns, per example: its source, the output it wants, what it printed and its option flags.
-    Fails if an example fails (so the page passes as it is)."""
-    document = Document.parse(str(path), *DOC_PARSERS)
-    runs = []
-    for example in document:
-        runner = getattr(example.region.evaluator, "runner", None)
-        if runner is None:  # a block without prompts: it runs, and prints nothing to compare
+    Returns, per example: its source, the output it wants, what it printed and its option flags
+    (None, None, 0 for a block without prompts, which prints nothing to compare). When Sybil has
+    run the page's examples in this process (the scheduling in the root conftest.py puts a page's
+    examples and these tests in one worker, examples first), this is what they printed then
+    (conftest.PRINTED); otherwise (e.g. this file run on its own) the page runs here. Fails if
+    an example raises (so the page passes as it is, or the caller finds out)."""
+    examples = list(Document.parse(str(path), *DOC_PARSERS))
+    printed = PRINTED.get(str(path.resolve()), {})
+    with_prompts = [example for example in examples if getattr(example.region.evaluator, "runner", None) is not None]
+    if not all(example.region.start in printed for example in with_prompts):
+        for example in examples:
             example.evaluate()
-            runs.append((code_of(example), None, None, 0))
-            continue
-        checker, runner._checker = runner._checker, RecordingChecker()
-        try:
-            example.evaluate()
-            recorded = runner._checker.calls
-        finally:
-            runner._checker = checker
-        assert len(recorded) == 1, f"{path.name}: one check per example, got {recorded}"
-        want, got, flags = recorded[0]
-        runs.append((code_of(example), want, got, flags))
-    return runs
+        printed = PRINTED[str(path.resolve())]
+    return [
+        (code_of(example), *printed[example.region.start]) if example in with_prompts else (code_of(example), None, None, 0)
+        for example in examples
+    ]
 
 
-def failing_line(path: Path, text: str, runs: list[tuple[str, str, str, int]]) -> int | None:
-    """The 0-based line where the first example of ``text`` (a changed copy of the page at
-    ``path``) that Sybil would fail starts; None if it would pass.
+def failing_lines(path: Path, text: str, runs: list[tuple[str, str | None, str | None, int]]) -> list[int]:
+    """The 0-based lines where the examples of ``text`` (a changed copy of the page at ``path``)
+    that Sybil would fail start, in page order; [] if it would pass.
 
-    ``text`` is parsed by Sybil as CI would parse it. Its examples up to the changed one have the
-    same code as the page's, so, run in order in one namespace, they print what they printed in
-    ``runs`` (the page's examples are deterministic: the doc-tests compare them exactly): each one
-    passes or fails as Sybil's checker judges its printed output against what ``text`` wants.
+    ``text`` is parsed by Sybil as CI would parse it. Its examples have the same code as the
+    page's, so, run in order in one namespace, they print what they printed in ``runs`` (the
+    page's examples are deterministic: the doc-tests compare them exactly): each one passes or
+    fails as Sybil's checker judges its printed output against what ``text`` wants.
     """
     mutated = path.with_name(f".mutated-{path.name}")
     mutated.write_text(text, encoding="utf-8")
@@ -143,11 +128,18 @@ def failing_line(path: Path, text: str, runs: list[tuple[str, str, str, int]]) -
         mutated.unlink()
     assert len(examples) == len(runs), f"{path.name}: the change altered which examples Sybil collects"
     checker = OutputChecker()
+    failing = []
     for example, start, (source, _, got, flags) in zip(examples, start_lines(text, examples), runs, strict=True):
         assert code_of(example) == source, f"{path.name}: the change altered an example's code"
         if got is not None and not checker.check_output(example.parsed.want, got, flags):
-            return start
-    return None
+            failing.append(start)
+    return failing
+
+
+def failing_line(path: Path, text: str, runs: list[tuple[str, str | None, str | None, int]]) -> int | None:
+    """The 0-based line where the first example of ``text`` that Sybil would fail starts (see
+    `failing_lines`); None if it would pass."""
+    return next(iter(failing_lines(path, text, runs)), None)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
@@ -199,8 +191,8 @@ def test_every_printed_line_is_compared_exactly(page):
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_changing_a_printed_number_fails(page):
     """End to end, as CI would see it: every printed line with a number, changed by one digit,
-    makes the page fail at the example that prints it. The page runs once; each changed copy is
-    parsed by Sybil and judged by Sybil's checker against what the page's code printed."""
+    makes the page fail at the example that prints it. Each changed copy is parsed by Sybil and
+    judged by Sybil's checker against what the page's code printed (`run_page`)."""
     text = page.read_text(encoding="utf-8")
     lines = text.split("\n")
     runs = run_page(page)  # fails if the page fails as it is
@@ -273,31 +265,12 @@ def test_chapter_ends_with_exercises_and_solutions(name):
     assert all(first > heading for first, _ in blocks), f"{name}: a solution before the exercises"
 
 
-def failing_lines(path: Path, text: str) -> list[int]:
-    """Run all of a page's examples as Sybil does, not stopping at a failure; the 0-based lines
-    where the failing ones start. A changed output does not change what the code does, so one run
-    checks several changed outputs at once."""
-    mutated = path.with_name(f".mutated-{path.name}")
-    mutated.write_text(text, encoding="utf-8")
-    try:
-        examples = list(Document.parse(str(mutated), *DOC_PARSERS))
-        failing = []
-        for example, start in zip(examples, start_lines(text, examples), strict=True):
-            try:
-                example.evaluate()
-            except Exception:  # SybilFailure for a mismatch, or the error itself
-                failing.append(start)
-        return failing
-    finally:
-        mutated.unlink()
-
-
 @pytest.mark.parametrize("page", PAGES_WITH_SOLUTIONS, ids=lambda p: str(p.relative_to(DOCS)))
 def test_changing_a_printed_value_in_any_solution_fails(page):
     """In each solution block, the last line it prints, changed by one digit (or a True turned
     to False where it prints no digit), makes the page fail at the example inside the solution
     that prints it: the indented code is collected, run and compared. All solutions of a page
-    are changed at once and the page is run once, to the end."""
+    are changed at once; the changed page is judged against what its code printed (`run_page`)."""
     text = page.read_text(encoding="utf-8")
     lines = text.split("\n")
     starts = example_starts(page, text)
@@ -312,7 +285,9 @@ def test_changing_a_printed_value_in_any_solution_fails(page):
         assert first < printed_by, f"{page.name}: line {number + 1} is printed by an example outside its solution"
         lines[number] = mutate_printed(line)
         expected[printed_by] = f"line {number + 1}: {line.strip()!r}"
-    failing = failing_lines(page, "\n".join(lines))
+    runs = run_page(page)
+    assert failing_lines(page, text, runs) == [], f"{page.name} fails as it is"
+    failing = failing_lines(page, "\n".join(lines), runs)
     missed = [expected[start] for start in expected if start not in failing]
     assert missed == [], f"{page.name}: these changed lines in solutions do not fail: {missed}"
     assert set(failing) == set(expected), f"{page.name}: examples that fail although unchanged: {set(failing) - set(expected)}"
