@@ -23,6 +23,7 @@ from selfattention.plotting import svg_bytes
 sys.path.insert(0, str(Path(__file__).parent))
 from chinese import chinese_fonts, in_chinese  # noqa: E402
 from generated import add_themed_svgs, cached_state  # noqa: E402
+from seeds import JOURNEY_INPUTS, JOURNEY_TOKENS  # noqa: E402
 from selfattention.toy import (
     InductionModel,
     InductionTask,
@@ -35,15 +36,7 @@ from selfattention.toy import (
     train_induction_model,
 )
 
-TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
-INPUTS = torch.tensor(
-    [[0.43, 0.15, 0.89],
-     [0.55, 0.87, 0.66],
-     [0.57, 0.85, 0.64],
-     [0.22, 0.58, 0.33],
-     [0.77, 0.25, 0.10],
-     [0.05, 0.80, 0.55]]
-)  # fmt: skip
+TOKENS, INPUTS = JOURNEY_TOKENS, JOURNEY_INPUTS
 
 
 def journey_weights() -> torch.Tensor:

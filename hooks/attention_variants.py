@@ -21,8 +21,9 @@ from selfattention.plotting import svg_bytes
 sys.path.insert(0, str(Path(__file__).parent))
 from chinese import chinese_fonts, in_chinese  # noqa: E402
 from generated import add_themed_svgs  # noqa: E402
+from seeds import JOURNEY_TOKENS  # noqa: E402
 
-TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
+TOKENS = JOURNEY_TOKENS
 
 
 def gqa_grouping(num_heads: int = 8, num_kv_heads: int = 2) -> torch.Tensor:
