@@ -50,6 +50,16 @@ def test_plot_refuses_mismatched_tokens_and_shapes():
         plot_attention(torch.stack([JOURNEY_WEIGHTS] * 2), JOURNEY_TOKENS)
 
 
+def test_plot_refuses_values_outside_its_colour_scale():
+    scores = JOURNEY_WEIGHTS - 0.2  # negative values: with vmin=0 they would all look like 0
+    with pytest.raises(ValueError, match=r"weights must lie within the colour scale from vmin=0.0 to vmax=0.\d+, got values from -0.\d+"):
+        plot_attention(scores, JOURNEY_TOKENS)
+    with pytest.raises(ValueError, match=r"from vmin=0.0 to vmax=0.2, got values from 0.09\d+ to 0.23\d+"):
+        plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS, vmax=0.2)  # the largest weight is 0.238
+    figure = plot_attention(scores, JOURNEY_TOKENS, vmin=float(scores.min()))
+    assert figure.axes[0].images[0].norm.vmin == pytest.approx(float(scores.min()))
+
+
 def test_the_sites_maps_show_the_documented_weights(hook):
     torch.testing.assert_close(hook.journey_weights(), JOURNEY_WEIGHTS, atol=5e-5, rtol=0)
     causal = hook.journey_causal_weights()

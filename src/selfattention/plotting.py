@@ -42,9 +42,11 @@ def plot_attention(
     Row ``i`` is query ``i`` (the token that attends), column ``j`` is key ``j`` (the token
     attended to); each cell shows the weight. The background is transparent; ``theme`` picks
     text colours for a light or a dark page. The colours run from ``vmin`` to ``vmax``
-(default: the largest weight); give maps that are compared one scale, e.g. ``vmax=1.0``. Long
-sequences get smaller cells and labels, so that the figure stays readable on a phone.
-``key_label`` and ``query_label`` name the axes (e.g. in another language).
+    (default: the largest weight); give maps that are compared one scale, e.g. ``vmax=1.0``.
+    A value outside that scale is refused, as it would be drawn in the colour of the scale's end
+    (e.g. negative scores with the default ``vmin=0.0``: pass ``vmin``). Long sequences get
+    smaller cells and labels, so that the figure stays readable on a phone. ``key_label`` and
+    ``query_label`` name the axes (e.g. in another language).
 
     Shapes: ``weights (n_q, n_k)``, ``tokens`` of length ``n_k`` (and ``query_tokens`` of
     length ``n_q``, default ``tokens``) -> a matplotlib ``Figure``.
@@ -68,9 +70,15 @@ sequences get smaller cells and labels, so that the figure stays readable on a p
         raise ValueError(f"theme must be one of {sorted(_THEMES)}, got {theme!r}")
     colours = _THEMES[theme]
 
-    top = max(float(weights.detach().max()), 1e-9) if vmax is None else float(vmax)
+    low, high = float(weights.detach().min()), float(weights.detach().max())
+    top = max(high, 1e-9) if vmax is None else float(vmax)
     if not vmin < top:
         raise ValueError(f"vmin must be smaller than vmax, got vmin={vmin} and vmax={top}")
+    if low < vmin or high > top:
+        raise ValueError(
+            f"weights must lie within the colour scale from vmin={vmin} to vmax={top}, got values from "
+            f"{low:.4g} to {high:.4g}: pass a vmin and vmax that include them"
+        )
     values = weights.detach().float().cpu().numpy()
     cell = min(0.62, 5.0 / max(n_k, n_q))  # inches per cell: long sequences get smaller cells
     label_size = 10 if cell >= 0.5 else 7
