@@ -340,53 +340,6 @@ def test_palette_toggle_switches_to_dark(browser, server):
     page.context.close()
 
 
-# Where each block of the content lies: scrolled through first, so that every block has been rendered.
-BLOCKS = """async () => {
-  for (let y = 0; y < document.documentElement.scrollHeight; y += 400) {
-    window.scrollTo(0, y);
-    await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
-  }
-  window.scrollTo(0, 0);
-  const blocks = document.querySelectorAll(
-    '.md-typeset > *, .md-typeset .doc-contents > *, .md-typeset .jupyter-wrapper > *, .md-typeset :is(h2, h3, pre)');
-  return [...blocks].map(b => [b.tagName, Math.round(b.getBoundingClientRect().top + scrollY), Math.round(b.offsetHeight)]);
-}"""
-# Removes docs/stylesheets/extra.css's rules for content-visibility (and the margins they move).
-WITHOUT_CONTENT_VISIBILITY = """() => {
-  let removed = 0;
-  for (const sheet of document.styleSheets) {
-    if (!sheet.href || !sheet.href.includes('stylesheets/extra.css')) continue;
-    for (let i = sheet.cssRules.length - 1; i >= 0; i--) {
-      const rule = sheet.cssRules[i];
-      if (rule.style && (rule.style.contentVisibility || (rule.selectorText.includes('div.highlight') && rule.style.marginBlockStart))) {
-        sheet.deleteRule(i);
-        removed++;
-      }
-    }
-  }
-  return removed;
-}"""
-
-
-@pytest.mark.parametrize("page_path", ["trainable/", "reference/", "notebooks/walkthrough/", "zh/blockwise/"], ids=name_of)
-def test_rendering_only_what_nears_the_screen_keeps_the_layout(browser, server, page_path):
-    """The content's blocks are rendered only when they near the screen (content-visibility: auto in
-    docs/stylesheets/extra.css); once rendered, every block lies where it lies without that rule,
-    on a phone and on a desktop (within a pixel of rounding): the containment changes no margin."""
-    for viewport in ({"width": 375, "height": 812}, {"width": 1280, "height": 900}):
-        page, problems = open_page(browser, server + page_path, viewport=viewport)
-        skipped = page.evaluate("getComputedStyle(document.querySelector('.md-typeset > p, .jupyter-wrapper > *')).contentVisibility")
-        assert skipped == "auto"
-        rendered = page.evaluate(BLOCKS)
-        assert page.evaluate(WITHOUT_CONTENT_VISIBILITY) == 3
-        plain = page.evaluate(BLOCKS)
-        assert len(rendered) == len(plain) > 20
-        moved = [(a, b) for a, b in zip(rendered, plain) if a[0] != b[0] or abs(a[1] - b[1]) > 2 or abs(a[2] - b[2]) > 1]
-        assert moved == [], f"{viewport['width']} px: blocks placed otherwise with content-visibility: {moved[:5]}"
-        assert problems == []
-        page.context.close()
-
-
 @pytest.mark.parametrize("page_path", ["trainable/", "zh/trainable/"])
 def test_page_load_fetches_only_the_shown_figures_near_the_screen(browser, server, page_path):
     """On a phone in light mode, loading the page fetches none of the dark figures and not the light
