@@ -6,6 +6,13 @@
   matches nothing on a page that adds no classes after load, so what is shown is unchanged;
 - every ``<img>`` of an SVG from the site gets ``width`` and ``height`` from the drawing, so the
   browser reserves its box before it loads (no layout shift);
+- the images of the page's content (figures, attention maps, plots) load lazily and decode off the
+  main thread (``loading="lazy" decoding="async"``): each is drawn twice, for the light and the dark
+  scheme, and the browser fetches only the one shown (the other is ``display: none``, which a lazy
+  image never intersects), and only when it nears the screen. Chrome parses an SVG image into a
+  document of its own on the main thread, so these were most of the page's work at load;
+- the head's ``hreflang`` links to the two editions are absolute addresses (search engines ignore
+  relative ones), from ``site_url`` and ``extra.alternate``;
 - the search dialog gets an accessible name.
 """
 
@@ -24,6 +31,8 @@ STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", flags=re.S)
 CLASS_ATTRIBUTE = re.compile(r'\bclass="([^"]*)"')
 SELECTOR_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
 IMG = re.compile(r"<img\b[^>]*>")
+ARTICLE = re.compile(r'(<article class="md-content__inner[^"]*">)(.*?)(</article>)', flags=re.S)
+ALTERNATE = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="([^"]*)">')
 LENGTH = re.compile(r"([\d.]+)(px|pt)?$")
 
 
@@ -142,6 +151,29 @@ def size_images(output: str, page, config) -> str:
     return IMG.sub(size, output)
 
 
+def lazy_images(output: str) -> str:
+    """``loading="lazy" decoding="async"`` on every ``<img>`` of the page's content (not the
+    header's logo)."""
+
+    def lazy(match: re.Match) -> str:
+        tag = match[0]
+        if " loading=" in tag:
+            return tag
+        return tag[:-1].rstrip("/").rstrip() + ' loading="lazy" decoding="async">'
+
+    return ARTICLE.sub(lambda m: m[1] + IMG.sub(lazy, m[2]) + m[3], output)
+
+
+def absolute_alternates(output: str, config) -> str:
+    """Material links the editions' home pages relative to the page; hreflang needs absolute URLs."""
+    if not config.get("site_url"):
+        return output
+    roots = {alt["lang"]: urljoin(config["site_url"], alt["link"]) for alt in config["extra"].get("alternate", [])}
+    return ALTERNATE.sub(
+        lambda m: f'<link rel="alternate" href="{roots[m[1]]}" hreflang="{m[1]}">' if m[1] in roots else m[0], output
+    )
+
+
 def search_label(config) -> str:
     """The search dialog's label in the edition's language (mkdocs.zh.yml: theme.language zh)."""
     return "搜索" if config["theme"]["language"] == "zh" else "Search"
@@ -155,11 +187,12 @@ def on_post_page(output: str, page, config) -> str:
         output = MKDOCSTRINGS_CSS.sub("", output)
     if page.file.src_uri.endswith(".ipynb"):
         output = trim_styles(output)
-    return size_images(output, page, config)
+    return absolute_alternates(lazy_images(size_images(output, page, config)), config)
 
 
 def on_post_template(output: str, template_name: str, config) -> str:
     """The 404 page is a theme template, not a page: label its search dialog too."""
     if template_name == "404.html":
         output = output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + f' aria-label="{search_label(config)}">', 1)
+        output = absolute_alternates(output, config)
     return output

@@ -24,11 +24,14 @@ SITE = ROOT / "site"
 WATCHED = ["docs", "src", "hooks", "overrides", "mkdocs.yml", "mkdocs.zh.yml"]
 
 
-def build() -> bool:
-    """Both editions, as `make build` builds them (not --strict: a warning should not stop the preview)."""
+def build(address: str) -> bool:
+    """Both editions, as `make build` builds them (not --strict: a warning should not stop the preview),
+    for the address they are served at: the pages name the editions by absolute address (hreflang),
+    and Material reads the editions' sitemaps from there."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": address}
     for config, site_dir in (("mkdocs.yml", SITE), ("mkdocs.zh.yml", SITE / "zh")):
         command = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", config, "--site-dir", str(site_dir)]
-        if subprocess.run(command, cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}).returncode != 0:
+        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
             print(f"serve: building {config} failed; waiting for the next change", flush=True)
             return False
     return True
@@ -46,12 +49,13 @@ def snapshot() -> dict[Path, float]:
 
 def main() -> None:
     host, _, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8000").rpartition(":")
-    build()
+    address = f"http://{host or '127.0.0.1'}:{port}/"
+    build(address)
     SITE.mkdir(exist_ok=True)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
     server = http.server.ThreadingHTTPServer((host or "127.0.0.1", int(port)), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"serve: http://{host or '127.0.0.1'}:{port}/ (English) and http://{host or '127.0.0.1'}:{port}/zh/ (中文)", flush=True)
+    print(f"serve: {address} (English) and {address}zh/ (中文)", flush=True)
     seen = snapshot()
     try:
         while True:
@@ -59,7 +63,7 @@ def main() -> None:
             now = snapshot()
             if now != seen:
                 print("serve: a source changed; building both editions again", flush=True)
-                build()
+                build(address)
                 seen = snapshot()
     except KeyboardInterrupt:
         server.shutdown()

@@ -64,9 +64,14 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 from tools.audit.audit import serve  # noqa: E402
 
 
+# Where the test server serves the site (set by the server fixture), for requests to its public address.
+LOCAL: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def server(site: Path) -> Iterator[str]:
     httpd, url = serve(site, PREFIX)
+    LOCAL["url"] = url
     yield url
     httpd.shutdown()
     httpd.server_close()
@@ -103,14 +108,21 @@ GITHUB_API = {  # what GitHub's API answers about the repository (Material shows
 
 
 def new_context(browser: Browser, **context_options):
-    """A fresh context, in which GitHub's API (unreachable from the tests) answers as it would."""
+    """A fresh context, in which GitHub's API (unreachable from the tests) answers as it would, and
+    so does the site's public address (SITE_URL): the pages name the two editions by it (their
+    hreflang links), and Material reads each edition's sitemap.xml from there."""
     context = browser.new_context(**context_options)
 
     def github(route):
         path = route.request.url.split("/repos/", 1)[-1].split("/", 2)[2:]
         route.fulfill(status=200, json=GITHUB_API.get(path[0] if path else "", {}))
 
+    def published(route):
+        response = route.fetch(url=LOCAL["url"] + route.request.url.removeprefix(SITE_URL), max_redirects=0)
+        route.fulfill(response=response, headers={**response.headers, "access-control-allow-origin": "*"})
+
     context.route("https://api.github.com/repos/**", github)
+    context.route(SITE_URL + "**", published)
     return context
 
 
@@ -124,6 +136,7 @@ def open_page(browser: Browser, url: str, **context_options) -> tuple[Page, list
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
     page.on("response", lambda response: problems.append(f"HTTP {response.status}: {response.url}") if response.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
+    load_images(page)
     return page, problems
 
 
@@ -154,6 +167,28 @@ def screenshot(page: Page, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / name, full_page=True)
 
+# The content's images are lazy (hooks/page_assets.py): the browser fetches those shown (not the other
+# scheme's twin, display: none) when they near the screen. Bring each into view, as a reader scrolling
+# down does, and wait until it has loaded (or failed: a broken image is then reported by the test).
+LOAD_IMAGES = """async () => {
+  const shown = [...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0);
+  for (const image of shown) {
+    image.scrollIntoView({block: 'center'});
+    await new Promise(done => {
+      if (image.complete) return done();
+      image.addEventListener('load', done, {once: true});
+      image.addEventListener('error', done, {once: true});
+      setTimeout(done, 5000);
+    });
+  }
+  window.scrollTo(0, 0);
+  return shown.length;
+}"""
+
+
+def load_images(page: Page) -> int:
+    return page.evaluate(LOAD_IMAGES)
+
 
 def open_solutions(page: Page) -> None:
     """Open every collapsed block (the exercises' solutions) by clicking it, as a reader does."""
@@ -181,7 +216,8 @@ def test_page_loads_cleanly_with_maths_and_images(desktop):
     elif page_path.removeprefix("zh/") in ("simplified/", "trainable/", "blockwise/", "backward/"):
         assert maths > 3
     broken = page.evaluate(
-        "[...document.querySelectorAll('.md-content img')].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+        "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0)"
+        ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
     )
     assert broken == []
     if page_path.removeprefix("zh/") in ("attention-maps/", "performance/"):
@@ -303,13 +339,34 @@ def test_palette_toggle_switches_to_dark(browser, server):
             break
         page.locator("form[data-md-component='palette'] label:visible").first.click()
     assert scheme() == "slate"
+    assert load_images(page) > 0  # the dark twins, lazy and not fetched in light mode, load now
     screenshot(page, "attention-maps-dark.png")
     shown = page.evaluate(
-        "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0).map(i => i.src)"
+        "[...document.querySelectorAll('.md-content img')].filter(i => i.offsetWidth > 0)"
+        ".map(i => [i.src, i.complete && i.naturalWidth > 0])"
     )
-    assert shown and all("-dark.svg" in src for src in shown), "dark mode shows the dark maps"
+    assert shown and all("-dark.svg" in src for src, _ in shown), "dark mode shows the dark maps"
+    assert all(loaded for _, loaded in shown), f"dark maps not loaded: {shown}"
     assert problems == []
     page.context.close()
+
+
+@pytest.mark.parametrize("page_path", ["trainable/", "zh/trainable/"])
+def test_page_load_fetches_only_the_shown_figures_near_the_screen(browser, server, page_path):
+    """On a phone in light mode, loading the page fetches none of the dark figures and not the light
+    ones far below the screen: the page's load carries no more images than the reader sees."""
+    context = new_context(browser, viewport={"width": 375, "height": 812}, is_mobile=True, device_scale_factor=2)
+    page = context.new_page()
+    figures: list[str] = []
+    page.on("request", lambda request: figures.append(request.url) if "/images/figures/" in request.url else None)
+    page.goto(server + page_path, wait_until="networkidle")
+    total = page.locator(".md-content img[src*='images/figures/']").count()
+    assert total >= 16
+    assert not [url for url in figures if "-dark.svg" in url], figures
+    assert len(figures) < total // 2, f"{len(figures)} of {total} figure files fetched at load"
+    load_images(page)  # scrolled to, each light figure loads; still no dark one
+    assert len(set(figures)) == total // 2 and not [url for url in figures if "-dark.svg" in url]
+    context.close()
 
 
 def test_notebook_download_link(browser, server):

@@ -162,3 +162,46 @@ def test_chinese_edition_is_published_under_zh(site):
     assert 'role="dialog" aria-label="搜索"' in simplified
     notebook = (site / "zh" / "notebooks" / "walkthrough" / "index.html").read_text(encoding="utf-8")
     assert "/blob/main/docs/zh/notebooks/walkthrough.ipynb" in notebook
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_content_images_load_lazily_with_their_size(site, page):
+    """Every image of a page's content (figures, attention maps, plots) has its size and is fetched
+    only when it nears the screen, and decoded off the main thread (hooks/page_assets.py): of each
+    light/dark pair the browser then fetches only the one shown. The header's logo loads at once."""
+    text = (site / page).read_text(encoding="utf-8")
+    article = re.search(r'<article class="md-content__inner[^"]*">(.*?)</article>', text, flags=re.S).group(1)
+    for tag in re.findall(r"<img\b[^>]*>", article):
+        for attribute in ('loading="lazy"', 'decoding="async"', " width=", " height="):
+            assert attribute in tag, f"{page}: {attribute} missing in {tag[:160]}"
+    outside = re.sub(r'<article class="md-content__inner[^"]*">.*?</article>', "", text, flags=re.S)
+    logos = re.findall(r'<img\b[^>]*assets/logo\.svg[^>]*>', outside)
+    assert logos and not any("loading=" in tag for tag in logos), page
+
+
+def test_figures_on_their_pages_are_lazy(site):
+    """The pages with figures (both editions) show them as lazy images, both schemes' files."""
+    for edition in ("", "zh/"):
+        text = (site / edition / "trainable" / "index.html").read_text(encoding="utf-8")
+        lazy = re.findall(r'<img\b[^>]*src="[^"]*images/figures/[^"]*-(light|dark)\.svg[^"]*"[^>]*loading="lazy"', text)
+        assert lazy.count("light") == lazy.count("dark") >= 8, (edition, lazy)
+
+
+@pytest.mark.parametrize("page", ENGLISH_PAGES)
+def test_hreflang_links_name_both_editions_by_absolute_address(site, page):
+    """Search engines (and Lighthouse's hreflang audit) take only absolute addresses in hreflang links."""
+    from tests.conftest import SITE_URL
+
+    for edition in ("", "zh/"):
+        text = (site / edition / page).read_text(encoding="utf-8")
+        links = dict((lang, href) for href, lang in re.findall(r'<link rel="alternate" href="([^"]*)" hreflang="([^"]*)">', text))
+        assert links == {"en": SITE_URL, "zh": SITE_URL + "zh/"}, (edition + page, links)
+
+
+def test_hreflang_links_of_the_404_pages_are_absolute(site):
+    from tests.conftest import SITE_URL
+
+    for edition in ("", "zh/"):
+        text = (site / edition / "404.html").read_text(encoding="utf-8")
+        links = dict((lang, href) for href, lang in re.findall(r'<link rel="alternate" href="([^"]*)" hreflang="([^"]*)">', text))
+        assert links == {"en": SITE_URL, "zh": SITE_URL + "zh/"}, (edition, links)
