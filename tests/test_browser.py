@@ -204,6 +204,9 @@ def test_page_loads_cleanly_with_maths_and_images(desktop):
     maths = page.locator(".arithmatex").count()
     assert page.locator(".arithmatex .katex").count() == maths
     assert page.locator(".katex-error").count() == 0
+    # KaTeX's SVG parts (square roots, stretchy arrows) are drawn, not squashed to no height.
+    flat = page.evaluate("[...document.querySelectorAll('.md-content .katex-html svg')].filter(s => s.getBoundingClientRect().height < 1).length")
+    assert flat == 0, f"{flat} of KaTeX's drawn parts have no height"
     text = page.locator(".md-content").inner_text()
     for raw in ("\\(", "\\[", "$$"):
         assert raw not in text, f"raw TeX {raw!r} left visible"
