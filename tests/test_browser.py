@@ -4,11 +4,12 @@ For every page: no console errors and no failed requests, the maths rendered by 
 TeX left (nor in the table of contents), images loaded, no sideways scrolling at a phone's width and
 every printed number readable whole there (nothing wider than its box unless it scrolls, no number
 split over two lines; notebook code not cut off on a desktop). The search finds "softmax" (and, on
-the Chinese site, 点积, 权重 and 掩码), the language switcher leads to the same page in the other
-edition, the palette toggle reaches dark mode, the notebook downloads, a missing page gets the
-styled 404 page, and what the copy button of every code block puts on the clipboard runs, page by
-page, as in a fresh interpreter (tests/copy_runner.py: one interpreter per test worker, forked for
-each page). Every page of both editions (the Chinese one under zh/) is checked.
+the Chinese site, 点积, 权重 and 掩码), the language switcher leads to the same page in the other edition,
+the palette toggle reaches dark mode and the scheme follows the system until the reader chooses one,
+the notebook downloads, a missing page gets the styled 404 page, and what the copy button of every
+code block puts on the clipboard runs, page by page, as in a fresh interpreter
+(tests/copy_runner.py: one interpreter per test worker, forked for each page). Every page of both
+editions (the Chinese one under zh/) is checked.
 
 The site is served as GitHub Pages serves a project site: under its path (/selfattention/), with
 gzip, and 404.html for a missing page. One browser per test worker, one context per test.
@@ -341,7 +342,7 @@ def test_palette_toggle_switches_to_dark(browser, server):
     for _ in range(3):  # system preference -> light -> dark
         if scheme() == "slate":
             break
-        page.locator("form[data-md-component='palette'] label:visible").first.click()
+        page.locator("form[data-md-palette] label:visible").first.click()
     assert scheme() == "slate"
     assert load_images(page) > 0  # the dark twins, lazy and not fetched in light mode, load now
     screenshot(page, "attention-maps-dark.png")
@@ -353,6 +354,54 @@ def test_palette_toggle_switches_to_dark(browser, server):
     assert all(loaded for _, loaded in shown), f"dark maps not loaded: {shown}"
     assert problems == []
     page.context.close()
+
+
+def test_palette_follows_the_system_and_keeps_the_readers_choice(browser, server):
+    """overrides/partials/javascripts/palette.html: on a first visit the scheme is the system's, and
+    follows it when it changes; the toggle cycles system -> light -> dark -> system (Enter works as a
+    click); the choice holds on the next page."""
+    page, problems = open_page(browser, server + "causal/", viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+    label = lambda: page.locator("form[data-md-palette] label:visible")  # noqa: E731
+    assert scheme() == "slate", "a first visit with a dark system preference shows the dark scheme"
+    assert label().get_attribute("title") == "Switch to light mode"
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'", timeout=5000)
+    label().click()  # -> light
+    assert scheme() == "default"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(100)
+    assert scheme() == "default", "a chosen light scheme does not follow the system"
+    label().click()  # -> dark
+    assert scheme() == "slate"
+    page.goto(server + "scaling/", wait_until="load")
+    assert scheme() == "slate", "the choice holds on the next page"
+    page.locator("form[data-md-palette] input:checked").focus()
+    page.keyboard.press("Enter")  # -> system preference (dark here)
+    assert label().get_attribute("title") == "Switch to light mode"
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'", timeout=5000)
+    assert problems == []
+    page.context.close()
+
+
+def test_javascript_marks_are_set_before_the_body(browser, server):
+    """overrides/main.html sets, in the head, the marks Material's bundle sets when it starts (html.js,
+    the focus-visible polyfill's class and attribute), so that setting them again later restyles
+    nothing; the bundle's own palette component is not mounted (its start-up restyles every element)."""
+    context = new_context(browser)
+    page = context.new_page()
+    page.add_init_script(
+        "new MutationObserver(() => { if (document.body && !window.__seen) window.__seen ="
+        " [document.documentElement.className, document.documentElement.hasAttribute('data-js-focus-visible')]; })"
+        ".observe(document, {childList: true, subtree: true})"
+    )
+    page.goto(server + "causal/", wait_until="load")
+    classes, attribute = page.evaluate("window.__seen")
+    assert classes.split() == ["js", "js-focus-visible"] and attribute, (classes, attribute)
+    assert page.evaluate("document.documentElement.className").split() == ["js", "js-focus-visible"]
+    assert page.locator("[data-md-component='palette']").count() == 0
+    context.close()
 
 
 @pytest.mark.parametrize("page_path", ["trainable/", "zh/trainable/"])
@@ -415,6 +464,8 @@ def copied_code(page: Page, url: str) -> list[tuple[bool, str]]:
     for index, in_docstring in enumerate(in_docstrings):
         # A click as a reader's (trusted, at the button's place: it shows on hover), without
         # Playwright's wait for the page to be still, which the copy does not need.
+        # Material gives a block its copy button when the block comes into view (content.lazy).
+        blocks.nth(index).scroll_into_view_if_needed()
         blocks.nth(index).locator("button[data-md-type='copy']").click(force=True)
         copied.append((in_docstring, page.evaluate(READ_CLIPBOARD)))
     return copied

@@ -14,8 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.conftest import all_pages, nav_pages
+from tests.conftest import _EnvLoader, all_pages, nav_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGLISH_PAGES = [url + "index.html" for url in nav_pages()]
@@ -147,6 +148,35 @@ def test_each_edition_runs_every_plugin(site, edition):
     assert reference.count("doc-contents") > 20 and "::: selfattention" not in reference
     notebook = (site / edition / "notebooks" / "walkthrough" / "index.html").read_text(encoding="utf-8")
     assert "jp-OutputArea" in notebook
+
+
+def test_chinese_palette_is_the_english_one_with_chinese_names():
+    """mkdocs.zh.yml repeats the palette (a list replaces the parent's) to name the toggle in Chinese;
+    everything else must stay as in mkdocs.yml."""
+    english, chinese = (
+        yaml.load((ROOT / name).read_text(encoding="utf-8"), Loader=_EnvLoader)["theme"]["palette"]
+        for name in ("mkdocs.yml", "mkdocs.zh.yml")
+    )
+    names = [option["toggle"]["name"] for option in chinese]
+    assert names == ["切换到浅色模式", "切换到深色模式", "跟随系统设置"]
+    strip = lambda options: [{**o, "toggle": {**o["toggle"], "name": None}} for o in options]  # noqa: E731
+    assert strip(chinese) == strip(english)
+    assert [o["toggle"]["name"] for o in english] == ["Switch to light mode", "Switch to dark mode", "Switch to system preference"]
+
+
+@pytest.mark.parametrize("page", PAGES + ["404.html", "zh/404.html"])
+def test_pages_start_without_restyling_the_whole_page(site, page):
+    """overrides/: the head sets Material's start-up marks (html.js, focus-visible); Material's palette
+    component is not mounted (no data-md-component="palette"), the site's script that applies the
+    palette comes right after the toggle, in the header; Material's script runs deferred."""
+    text = (site / page).read_text(encoding="utf-8")
+    assert text.index('classList.replace("no-js", "js")') < text.index("</head>")
+    assert 'data-md-component="palette"' not in text
+    form = text.index('<form class="md-header__option" data-md-palette>')
+    script = text.index('document.querySelector("form[data-md-palette]")')
+    assert form < script < text.index('<div class="md-container"')
+    bundles = re.findall(r'<script src="[^"]*assets/javascripts/bundle\.[0-9a-f]+\.min\.js"( defer)?>', text)
+    assert bundles == [" defer"], bundles
 
 
 def test_chinese_edition_is_published_under_zh(site):
