@@ -138,19 +138,26 @@ def render_page(output: str, where: str) -> tuple[str, bool]:
 
 
 # The fonts a page's maths needs, by the classes KaTeX gives it: preloaded with the stylesheet, so
-# that the maths is drawn in its own font from the first paint (no shift when fonts swap in).
+# that the maths is drawn in its own font from the first paint (no shift when fonts swap in), and
+# so that a formula needing a font found only at layout (e.g. the big brackets of a matrix, Size3)
+# does not hold back the paint of its paragraph. KaTeX sets large operators in Size1 (inline,
+# small-op) or Size2 (display, large-op), delimiters of size N in SizeN, tall ones built of pieces
+# (delimsizing mult) in Size4, and \mathbb in AMS.
 FONTS = {
-    "KaTeX_Main-Regular": 'class="katex"',
-    "KaTeX_Math-Italic": "mathnormal",
-    "KaTeX_Size1-Regular": "size1",
-    "KaTeX_Size2-Regular": "size2",
+    "KaTeX_Main-Regular": re.compile(r'class="katex"'),
+    "KaTeX_Math-Italic": re.compile(r'class="[^"]*\bmathnormal\b'),
+    "KaTeX_AMS-Regular": re.compile(r'class="[^"]*\b(?:mathbb|amsrm)\b'),
+    "KaTeX_Size1-Regular": re.compile(r'class="[^"]*\b(?:small-op|delimsizing size1)\b'),
+    "KaTeX_Size2-Regular": re.compile(r'class="[^"]*\b(?:large-op|delimsizing size2)\b'),
+    "KaTeX_Size3-Regular": re.compile(r'class="[^"]*\bdelimsizing size3\b'),
+    "KaTeX_Size4-Regular": re.compile(r'class="[^"]*\b(?:delimsizing size4|delimsizing mult)\b'),
 }
 
 
 def head_links(output: str, page_url: str) -> str:
     links = [f'<link rel="stylesheet" href="{get_relative_url(STYLESHEET, page_url)}">']
     for font, marker in FONTS.items():
-        if marker in output:
+        if marker.search(output):
             href = get_relative_url(f"assets/katex/fonts/{font}.woff2", page_url)
             links.append(f'<link rel="preload" href="{href}" as="font" type="font/woff2" crossorigin>')
     return "\n".join(links)

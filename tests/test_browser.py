@@ -208,6 +208,13 @@ def test_page_loads_cleanly_with_maths_and_images(desktop):
     # KaTeX's SVG parts (square roots, stretchy arrows) are drawn, not squashed to no height.
     flat = page.evaluate("[...document.querySelectorAll('.md-content .katex-html svg')].filter(s => s.getBoundingClientRect().height < 1).length")
     assert flat == 0, f"{flat} of KaTeX's drawn parts have no height"
+    # Every KaTeX font the page fetched was preloaded (hooks/katex_render.py): a font found only at
+    # layout holds back the paint of the text that needs it.
+    fetched = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/katex/fonts/'))"
+    )
+    preloaded = page.evaluate("[...document.querySelectorAll('link[rel=preload][as=font]')].map(l => l.href)")
+    assert sorted(set(fetched) - set(preloaded)) == [], "fonts fetched without a preload"
     text = page.locator(".md-content").inner_text()
     for raw in ("\\(", "\\[", "$$"):
         assert raw not in text, f"raw TeX {raw!r} left visible"
