@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from selfattention import MultiHeadAttention, apply_rope, halves_to_pairs, rope_angles
+from selfattention import KVCache, MultiHeadAttention, apply_rope, halves_to_pairs, rope_angles
 from tests.references import rope_complex, rope_halves, rope_pairs
 
 TOLERANCES = {torch.float64: 1e-12, torch.float32: 1e-5}
@@ -113,3 +113,32 @@ def test_module_rope_rotates_queries_and_keys_by_position():
     steps = attention.steps(x)
     q = (x @ attention.w_query.weight.detach().T).view(5, 2, 4).transpose(0, 1)
     torch.testing.assert_close(steps.queries, rope_pairs(q, torch.arange(5)), atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rope_base", [10000.0, 500000.0, 100.0])
+def test_module_rope_base_sets_the_angles_of_queries_and_keys(rope_base):
+    """rope_base reaches both rotations, in one call and through a KV cache (positions continue)."""
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(4, 8, 2, causal=True, rope=True, rope_base=rope_base).double()
+    x = randn(5, 4)
+    steps = attention.steps(x)
+    q = (x @ attention.w_query.weight.detach().T).view(5, 2, 4).transpose(0, 1)
+    k = (x @ attention.w_key.weight.detach().T).view(5, 2, 4).transpose(0, 1)
+    torch.testing.assert_close(steps.queries, rope_pairs(q, torch.arange(5), rope_base), atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(steps.keys, rope_pairs(k, torch.arange(5), rope_base), atol=1e-12, rtol=1e-12)
+    cache = KVCache()
+    with torch.no_grad():
+        stepped = torch.cat([attention(x[:3], cache=cache), attention(x[3:], cache=cache)], dim=-2)
+        torch.testing.assert_close(stepped, attention(x), atol=1e-12, rtol=1e-12)
+    assert (f", rope_base={rope_base:g}" in repr(attention)) == (rope_base != 10000.0)
+
+
+def test_module_rope_base_changes_the_output():
+    """A module built with another base gives other outputs from the same weights."""
+    torch.manual_seed(0)
+    default = MultiHeadAttention(4, 8, 2, rope=True).double()
+    other = MultiHeadAttention(4, 8, 2, rope=True, rope_base=500000.0).double()
+    other.load_state_dict(default.state_dict())
+    x = randn(6, 4)
+    with torch.no_grad():
+        assert not torch.allclose(default(x), other(x), atol=1e-6)

@@ -30,7 +30,7 @@ from selfattention._checks import (
 from selfattention.attention import AttentionSteps, attention_steps
 from selfattention.kv_cache import KVCache
 from selfattention.masks import causal_mask
-from selfattention.rope import apply_rope
+from selfattention.rope import _check_base, apply_rope
 
 __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
 
@@ -74,7 +74,10 @@ class MultiHeadAttention(nn.Module):
         qkv_bias: give the query, key and value projections a bias (the output projection
             always has one, as in ``nn.MultiheadAttention``).
         rope: rotate the queries and keys by their positions (`selfattention.apply_rope`,
-            interleaved pairs, base 10000) before the scores; needs an even ``head_dim``.
+            interleaved pairs) before the scores; needs an even ``head_dim``.
+        rope_base: the base of RoPE's angles, ``theta_i = rope_base ** (-2 i / head_dim)``:
+            10000 as in RoFormer and Llama 2; weights trained with another base need theirs
+            (Llama 3: 500000). Only with ``rope=True``.
 
     The scores of each head are scaled by ``1 / sqrt(head_dim)``, the width of one head (not
     of ``d_out``).
@@ -114,6 +117,7 @@ class MultiHeadAttention(nn.Module):
         causal: bool = False,
         qkv_bias: bool = False,
         rope: bool = False,
+        rope_base: float = 10000.0,
     ) -> None:
         super().__init__()
         check_positive_int("d_in", d_in)
@@ -142,6 +146,9 @@ class MultiHeadAttention(nn.Module):
                 f"rope=True rotates pairs of coordinates and needs an even head size, got "
                 f"head_dim = d_out // num_heads = {d_out} // {num_heads} = {self.head_dim}"
             )
+        self.rope_base = _check_base(rope_base, "rope_base")
+        if not rope and self.rope_base != 10000.0:
+            raise ValueError(f"rope_base={rope_base} sets RoPE's angles and is used only with rope=True")
         kv_width = num_kv_heads * self.head_dim
         self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_key = nn.Linear(d_in, kv_width, bias=qkv_bias)
@@ -257,7 +264,8 @@ class MultiHeadAttention(nn.Module):
         if self.rope:
             start = 0 if cache is None else cache.seq_len  # positions continue from the cache
             positions = torch.arange(start, start + inputs.shape[-2], device=inputs.device)
-            queries, keys = apply_rope(queries, positions), apply_rope(keys, positions)
+            queries = apply_rope(queries, positions, base=self.rope_base)
+            keys = apply_rope(keys, positions, base=self.rope_base)
         if cache is not None:
             keys, values = cache.append(keys, values)  # (..., num_kv_heads, key_len, head_dim)
         return queries, keys, values
@@ -306,6 +314,7 @@ class MultiHeadAttention(nn.Module):
     def extra_repr(self) -> str:
         kv = f"num_kv_heads={self.num_kv_heads}, " if self.num_kv_heads != self.num_heads else ""
         rope = ", rope=True" if self.rope else ""
+        rope += f", rope_base={self.rope_base:g}" if self.rope_base != 10000.0 else ""
         return (
             f"d_in={self.d_in}, d_out={self.d_out}, num_heads={self.num_heads}, {kv}"
             f"head_dim={self.head_dim}, dropout={self.dropout}, causal={self.causal}{rope}, "

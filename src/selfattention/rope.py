@@ -32,12 +32,12 @@ from selfattention._checks import check_floating, check_size, check_tensor
 __all__ = ["apply_rope", "halves_to_pairs", "rope_angles"]
 
 
-def _check_base(base: object) -> float:
+def _check_base(base: object, name: str = "base") -> float:
     if isinstance(base, bool) or not isinstance(base, numbers.Real):
-        raise TypeError(f"base must be a float, got {type(base).__name__}")
+        raise TypeError(f"{name} must be a float, got {type(base).__name__}")
     base = float(base)
     if not base > 1.0 or base == float("inf"):
-        raise ValueError(f"base must be a finite number greater than 1, got {base}")
+        raise ValueError(f"{name} must be a finite number greater than 1, got {base}")
     return base
 
 
