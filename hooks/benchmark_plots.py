@@ -14,14 +14,14 @@ import re
 import sys
 from pathlib import Path
 
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import Files
 
 from selfattention.benchmark import load_results, plot_results, plot_training_ratios
 from selfattention.plotting import svg_bytes
 
 sys.path.insert(0, str(Path(__file__).parent))
 from chinese import chinese_fonts, in_chinese  # noqa: E402
-from generated import cached  # noqa: E402
+from generated import add_themed_svgs  # noqa: E402
 
 # The plots' words in the Chinese edition (docs/zh/glossary.md's terms, docs/zh/performance.md's wording).
 CHINESE = {
@@ -78,18 +78,14 @@ def render(plot, results, theme: str, language: str) -> bytes:
 
 
 def on_files(files: Files, config) -> Files:
-    language = "zh" if in_chinese(config) else "en"
+    # Each plot's name, with the function that draws it and the results it draws.
+    plots = {}
     for path in sorted(Path(config["docs_dir"], "benchmarks").glob("*.json")):
         results = load_results(path)
-        plots = {path.stem: plot_results}
+        plots[path.stem] = (plot_results, results)
         if results.config.get("backward"):
-            plots[f"{path.stem}-ratios"] = plot_training_ratios
-        for name, plot in plots.items():
-            for theme in ("light", "dark"):
-                uri = f"images/benchmarks/{name}-{theme}.svg"
-                content = cached(
-                    f"{language}/benchmarks/{name}-{theme}.svg",
-                    lambda: render(plot, results, theme, language),  # noqa: B023 (called at once)
-                )
-                files.append(File.generated(config, uri, content=content))
-    return files
+            plots[f"{path.stem}-ratios"] = (plot_training_ratios, results)
+    language = "zh" if in_chinese(config) else "en"
+    return add_themed_svgs(
+        files, config, "benchmarks", plots, lambda name, theme, language: render(*plots[name], theme, language), language
+    )
