@@ -1,7 +1,10 @@
 """Sybil: every ```python block in docs/ runs, and every >>> example's output is compared.
 
 Blocks of one page share a namespace and run in page order, exactly as a reader who pastes
-them into one session would run them. Torch prints tensors at a fixed precision, so outputs
+them into one session would run them. The Chinese pages (docs/zh/) are not run again: their fenced
+blocks are the English pages' blocks, line for line (tests/test_zh_pages.py), so they would print
+what the English pages print; tests/test_docs.py judges every Chinese page's expected output
+against what its English twin printed, with Sybil's checker, as Sybil would. Torch prints tensors at a fixed precision, so outputs
 are compared exactly (no NUMBER tolerance): a changed digit on a page fails the suite.
 
 What each >>> example printed is kept (`PRINTED`), so that the tests of tests/test_docs.py that
@@ -69,6 +72,7 @@ pytest_collect_file = Sybil(
     parsers=DOC_PARSERS,
     path="docs",
     patterns=["*.md"],
+    excludes=["zh/*"],  # the Chinese pages: same code as the English ones (see above)
     name="docs",
 ).pytest()
 
@@ -80,7 +84,8 @@ SITE_FIXTURES = {"site", "properdocs_site"}
 def work_unit(nodeid: str) -> str:
     """The tests that must run in one worker, in collection order, share a work unit: a page's
     examples ("docs/simplified.md::sybil:docs,line:31,column:1"), with the tests of
-    tests/test_docs.py about that page ("tests/test_docs.py::test_…[simplified.md]"); the browser
+    tests/test_docs.py about that page and its Chinese twin ("tests/test_docs.py::test_…[simplified.md]",
+    "…[zh/simplified.md]"); the browser
     tests of one page (they share its visits); the tests of any other module, except the modules in
     SPREAD, whose tests are units of their own."""
     module, _, rest = nodeid.partition("::")
@@ -88,6 +93,9 @@ def work_unit(nodeid: str) -> str:
         return module
     if module == "tests/test_docs.py" and rest.endswith(".md]"):
         page = "docs/" + rest[rest.index("[") + 1 : -1]
+        english = page.replace("docs/zh/", "docs/", 1)  # a Chinese page is judged by its English twin's run
+        if (ROOT / english).is_file():
+            return english
         if (ROOT / page).is_file():
             return page
     if module == "tests/test_browser.py" and rest.endswith("]"):

@@ -89,6 +89,14 @@ def code_of(example) -> str:
     return getattr(example.parsed, "source", example.parsed)
 
 
+def english_twin(path: Path) -> Path | None:
+    """The English page of a Chinese page (docs/zh/NAME.md -> docs/NAME.md); None for any other page."""
+    relative = path.resolve().relative_to(DOCS.resolve())
+    if relative.parts[0] != "zh" or not (DOCS / Path(*relative.parts[1:])).is_file():
+        return None
+    return DOCS / Path(*relative.parts[1:])
+
+
 def run_page(path: Path) -> list[tuple[str, str | None, str | None, int]]:
     """What a page's examples print, run as Sybil runs them: in page order, in one namespace.
 
@@ -97,8 +105,19 @@ def run_page(path: Path) -> list[tuple[str, str | None, str | None, int]]:
     run the page's examples in this process (the scheduling in the root conftest.py puts a page's
     examples and these tests in one worker, examples first), this is what they printed then
     (conftest.PRINTED); otherwise (e.g. this file run on its own) the page runs here. Fails if
-    an example raises (so the page passes as it is, or the caller finds out)."""
+    an example raises (so the page passes as it is, or the caller finds out).
+
+    A Chinese page's examples are its English twin's, line for line (tests/test_zh_pages.py), and
+    Sybil runs only the English page (conftest.py): a Chinese page gets what its twin printed, so
+    its expected output is judged against what the same code printed."""
     examples = list(Document.parse(str(path), *DOC_PARSERS))
+    english = english_twin(path)
+    if english is not None:
+        runs = run_page(english)
+        assert [code_of(example) for example in examples] == [source for source, *_ in runs], (
+            f"{path.name}: the Chinese page's examples are not its English twin's (tests/test_zh_pages.py)"
+        )
+        return runs
     printed = PRINTED.get(str(path.resolve()), {})
     with_prompts = [example for example in examples if getattr(example.region.evaluator, "runner", None) is not None]
     if not all(example.region.start in printed for example in with_prompts):
@@ -196,7 +215,7 @@ def test_changing_a_printed_number_fails(page):
     text = page.read_text(encoding="utf-8")
     lines = text.split("\n")
     runs = run_page(page)  # fails if the page fails as it is
-    assert failing_line(page, text, runs) is None, f"{page.name} fails as it is"
+    assert failing_line(page, text, runs) is None, f"{page.relative_to(DOCS)} fails as it is"
     starts = example_starts(page, text)
     numbered = [(n, line) for n, line in output_lines(text) if re.search(r"\d", line)]
     if not numbered:
@@ -286,7 +305,7 @@ def test_changing_a_printed_value_in_any_solution_fails(page):
         lines[number] = mutate_printed(line)
         expected[printed_by] = f"line {number + 1}: {line.strip()!r}"
     runs = run_page(page)
-    assert failing_lines(page, text, runs) == [], f"{page.name} fails as it is"
+    assert failing_lines(page, text, runs) == [], f"{page.relative_to(DOCS)} fails as it is"
     failing = failing_lines(page, "\n".join(lines), runs)
     missed = [expected[start] for start in expected if start not in failing]
     assert missed == [], f"{page.name}: these changed lines in solutions do not fail: {missed}"
