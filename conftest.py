@@ -79,13 +79,17 @@ pytest_collect_file = Sybil(
 # Test modules whose tests are independent (session fixtures only) and slow: spread test by test.
 SPREAD = {"tests/test_browser.py", "tests/test_site.py", "tests/test_docs.py"}
 SITE_FIXTURES = {"site", "properdocs_site"}
+# Test modules that train the model of docs/trained.md, as the page does: in the page's worker, after
+# its examples, they get the weights the page trained (train_induction_model keeps trained weights
+# for the rest of the process), instead of training the same model again (about 10 s each).
+WITH_PAGE = {"tests/test_toy.py": "docs/trained.md", "tests/test_attention_maps.py": "docs/trained.md"}
 
 
 def work_unit(nodeid: str) -> str:
     """The tests that must run in one worker, in collection order, share a work unit: a page's
     examples ("docs/simplified.md::sybil:docs,line:31,column:1"), with the tests of
     tests/test_docs.py about that page and its Chinese twin ("tests/test_docs.py::test_…[simplified.md]",
-    "…[zh/simplified.md]"); the browser
+    "…[zh/simplified.md]"), and the modules of WITH_PAGE; the browser
     tests of one page (they share its visits); the tests of any other module, except the modules in
     SPREAD, whose tests are units of their own."""
     module, _, rest = nodeid.partition("::")
@@ -98,6 +102,8 @@ def work_unit(nodeid: str) -> str:
             return english
         if (ROOT / page).is_file():
             return page
+    if module in WITH_PAGE:
+        return WITH_PAGE[module]
     if module == "tests/test_browser.py" and rest.endswith("]"):
         return module + rest[rest.index("[") :]  # a page's visits are shared by its tests
     return nodeid if module in SPREAD else module

@@ -2,7 +2,8 @@
 
 `add_themed_svgs` adds, for every figure name, ``images/FOLDER/NAME-light.svg`` and
 ``NAME-dark.svg``, drawn by the hook's ``render(name, theme, language)``: one loop for the figure,
-map and plot hooks.
+map and plot hooks. A drawing with a character that no font has fails the build
+(`every_glyph_drawn`): matplotlib would draw it as an empty box and only warn.
 
 A build cache, off unless ``SELFATTENTION_BUILD_CACHE`` names a folder. The test suite uses
 ``.cache/build/`` (git ignores it), where the site is built three times per run (English, Chinese,
@@ -20,9 +21,11 @@ import contextlib
 import functools
 import hashlib
 import io
+import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import matplotlib
@@ -83,14 +86,53 @@ def cached_state(key: str, make: Callable[[], dict[str, torch.Tensor]]) -> dict[
     return torch.load(io.BytesIO(cached(f"{key}.pt", save)), weights_only=True)
 
 
+# What matplotlib says when a character is in no font it draws with: a warning for text, a log
+# record for maths (mathtext).
+MISSING_GLYPH = ("missing from font", "does not have a glyph")
+
+
+@contextlib.contextmanager
+def every_glyph_drawn(what: str) -> Iterator[None]:
+    """Raise ValueError, naming ``what``, if matplotlib draws a character as an empty box inside
+    the block (it only warns or logs, and goes on). Other warnings pass through."""
+    missing: list[str] = []
+
+    class Glyphs(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if any(words in record.getMessage() for words in MISSING_GLYPH):
+                missing.append(record.getMessage())
+
+    handler = Glyphs(logging.WARNING)
+    logging.getLogger("matplotlib").addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        logging.getLogger("matplotlib").removeHandler(handler)
+    for warning in caught:
+        if any(words in str(warning.message) for words in MISSING_GLYPH):
+            missing.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if missing:
+        raise ValueError(f"{what}: characters that no font has, drawn as empty boxes: {missing[:3]}")
+
+
 def add_themed_svgs(
     files: Files, config, folder: str, names: Iterable[str], render: Callable[[str, str, str], bytes], language: str
 ) -> Files:
     """Add ``images/{folder}/{name}-{theme}.svg`` for each name and theme (light, dark), drawn by
-    ``render(name, theme, language)`` or taken from the build cache."""
+    ``render(name, theme, language)`` or taken from the build cache (drawn there by the same code,
+    its key says so). Raises ValueError if a drawing has a character no font has."""
+
+    def draw(name: str, theme: str, uri: str) -> bytes:
+        with every_glyph_drawn(f"{uri} ({language})"):
+            return render(name, theme, language)
+
     for name in names:
         for theme in ("light", "dark"):
             uri = f"images/{folder}/{name}-{theme}.svg"
-            content = cached(f"{language}/{folder}/{name}-{theme}.svg", lambda: render(name, theme, language))
+            content = cached(f"{language}/{folder}/{name}-{theme}.svg", lambda: draw(name, theme, uri))
             files.append(File.generated(config, uri, content=content))
     return files
