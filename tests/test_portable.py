@@ -16,6 +16,13 @@ def files_of(site: Path) -> set[str]:
     return {name for name in files if not name.startswith("zh/")}
 
 
+def first_difference(ours: Path, theirs: Path) -> str:
+    """Where two built files first differ, with some context, to tell what differs."""
+    a, b = (GENERATOR.sub("", path.read_text(encoding="utf-8", errors="replace")) for path in (ours, theirs))
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f"MkDocs:     ...{a[max(0, at - 300) : at + 300]!r}\nProperDocs: ...{b[max(0, at - 300) : at + 300]!r}"
+
+
 def test_properdocs_builds_the_same_site(site, properdocs_site):
     assert files_of(site) == files_of(properdocs_site)
     differ = []
@@ -32,6 +39,8 @@ def test_properdocs_builds_the_same_site(site, properdocs_site):
             if a == b:
                 continue
         differ.append(name)
-    assert differ == [], f"ProperDocs builds these files differently: {differ}"
+    assert differ == [], f"ProperDocs builds these files differently: {differ}\n" + first_difference(
+        site / differ[0], properdocs_site / differ[0]
+    )
     generators = [GENERATOR.findall((built / "index.html").read_text(encoding="utf-8")) for built in (site, properdocs_site)]
     assert "mkdocs-1." in generators[0][0] and "ProperDocs 1." in generators[1][0], generators
