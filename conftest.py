@@ -4,8 +4,9 @@ Blocks of one page share a namespace and run in page order, exactly as a reader 
 them into one session would run them. The Chinese pages (docs/zh/) are not run again: their fenced
 blocks are the English pages' blocks, line for line (tests/test_zh_pages.py), so they would print
 what the English pages print; tests/test_docs.py judges every Chinese page's expected output
-against what its English twin printed, with Sybil's checker, as Sybil would. Torch prints tensors at a fixed precision, so outputs
-are compared exactly (no NUMBER tolerance): a changed digit on a page fails the suite.
+against what its English twin printed, with Sybil's checker, as Sybil would. Torch prints tensors
+at a fixed precision, so outputs are compared exactly (no NUMBER tolerance): a changed digit on a
+page fails the suite.
 
 What each >>> example printed is kept (`PRINTED`), so that the tests of tests/test_docs.py that
 change a page's printed numbers judge the changed page against what its code printed in this
@@ -89,9 +90,9 @@ def work_unit(nodeid: str) -> str:
     """The tests that must run in one worker, in collection order, share a work unit: a page's
     examples ("docs/simplified.md::sybil:docs,line:31,column:1"), with the tests of
     tests/test_docs.py about that page and its Chinese twin ("tests/test_docs.py::test_…[simplified.md]",
-    "…[zh/simplified.md]"), and the modules of WITH_PAGE; the browser
-    tests of one page (they share its visits); the tests of any other module, except the modules in
-    SPREAD, whose tests are units of their own."""
+    "…[zh/simplified.md]"), and the modules of WITH_PAGE; the browser tests of one page (they share
+    its visits); the tests of any other module, except the modules in SPREAD, whose tests are units
+    of their own."""
     module, _, rest = nodeid.partition("::")
     if module.startswith("docs/") and module.endswith(".md"):
         return module
