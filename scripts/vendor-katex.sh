@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh the copy of KaTeX that renders the site's maths at build time (hooks/katex_render.py)
+# Refresh the copy of KaTeX that renders the site's maths at build time (sitebuild/maths.py)
 # and whose stylesheet and fonts the site serves itself.
 # Usage: scripts/vendor-katex.sh [VERSION]   (needs npm; writes docs/assets/katex/)
 set -euo pipefail

@@ -49,6 +49,8 @@ def rope_halves(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0)
 
 
 def linear(x: torch.Tensor, layer: torch.nn.Linear, rows: slice | None = None) -> torch.Tensor:
+    """``layer`` applied to ``x`` in float64, keeping only the output features ``rows`` when given:
+    (..., in_features) -> (..., out_features or len(rows))."""
     weight = layer.weight.detach().double()
     bias = None if layer.bias is None else layer.bias.detach().double()
     if rows is not None:

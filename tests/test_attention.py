@@ -2,61 +2,69 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from selfattention import (
+    CausalSelfAttention,
+    MultiHeadAttention,
+    SelfAttention,
     attention_context,
+    attention_dropout,
     attention_scores,
     attention_steps,
     attention_weights,
+    blockwise_attention,
+    causal_mask,
+    checks,
     mask_scores,
     scaled_dot_product_attention,
     weighted_values,
 )
-
-# Tolerances per dtype for comparisons with torch's fused implementation.
-TOLERANCES = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-12, "rtol": 1e-10}}
+from tests.conftest import assert_close, randn
 
 
 def random_qkv(*batch, n_q=5, n_k=7, d_k=8, d_v=6, dtype=torch.float32, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    queries = torch.randn(*batch, n_q, d_k, generator=generator, dtype=dtype)
-    keys = torch.randn(*batch, n_k, d_k, generator=generator, dtype=dtype)
-    values = torch.randn(*batch, n_k, d_v, generator=generator, dtype=dtype)
-    return queries, keys, values
+    """queries (*batch, n_q, d_k), keys (*batch, n_k, d_k), values (*batch, n_k, d_v)."""
+    return (
+        randn(*batch, n_q, d_k, seed=seed, dtype=dtype),
+        randn(*batch, n_k, d_k, seed=seed + 1, dtype=dtype),
+        randn(*batch, n_k, d_v, seed=seed + 2, dtype=dtype),
+    )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("batch", [(), (3,), (2, 4)])
-@pytest.mark.parametrize("scale", [None, 1.0, 0.25])
+# One case per class: each dtype, no batch / one / two batch dimensions, the default scale and a given one.
+@pytest.mark.parametrize(
+    ("dtype", "batch", "scale"),
+    [(torch.float32, (), None), (torch.float64, (3,), 0.25), (torch.float32, (2, 4), 1.0)],
+)
 def test_equals_torch_sdpa(dtype, batch, scale):
     queries, keys, values = random_qkv(*batch, dtype=dtype)
     ours = scaled_dot_product_attention(queries, keys, values, scale=scale)
     theirs = F.scaled_dot_product_attention(queries, keys, values, scale=scale)
     assert ours.shape == (*batch, 5, 6)
-    torch.testing.assert_close(ours, theirs, **TOLERANCES[dtype])
+    assert_close(ours, theirs)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_boolean_mask_means_may_attend_as_in_torch(dtype):
-    queries, keys, values = random_qkv(2, dtype=dtype)
+def test_boolean_mask_means_may_attend_as_in_torch():
+    queries, keys, values = random_qkv(2)
     mask = torch.rand(5, 7, generator=torch.Generator().manual_seed(3)) > 0.4
     mask[:, 0] = True  # every query may attend to something
     ours = scaled_dot_product_attention(queries, keys, values, mask=mask)
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
-    torch.testing.assert_close(ours, theirs, **TOLERANCES[dtype])
+    assert_close(ours, theirs)
     weights = attention_steps(queries, keys, values, mask=mask).weights
     assert torch.all(weights.masked_select(~mask.expand_as(weights)) == 0)
 
 
 def test_float_mask_is_added_to_the_scores_as_in_torch():
     queries, keys, values = random_qkv(2)
-    additive = torch.randn(5, 7, generator=torch.Generator().manual_seed(4))
+    additive = randn(5, 7, seed=4)
     ours = scaled_dot_product_attention(queries, keys, values, mask=additive)
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=additive)
-    torch.testing.assert_close(ours, theirs)
+    assert_close(ours, theirs)
 
 
 def test_a_future_token_cannot_change_earlier_outputs_under_a_causal_mask():
@@ -81,9 +89,9 @@ def test_fully_masked_rows_give_zero_weights_and_context_not_nan():
     assert not torch.isnan(steps.weights).any() and not torch.isnan(steps.context).any()
     assert torch.equal(steps.weights[1], torch.zeros(4))
     assert torch.equal(steps.context[1], torch.zeros(6))
-    torch.testing.assert_close(steps.weights.sum(-1), torch.tensor([1.0, 0.0, 1.0]))
+    assert_close(steps.weights.sum(-1), torch.tensor([1.0, 0.0, 1.0]))
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
-    torch.testing.assert_close(steps.context, theirs)
+    assert_close(steps.context, theirs)
     # An additive mask of -inf where blocked behaves the same, fully masked row included.
     additive = torch.zeros(3, 4).masked_fill(~mask, float("-inf"))
     unmasked = attention_steps(queries, keys, values).scores
@@ -91,12 +99,69 @@ def test_fully_masked_rows_give_zero_weights_and_context_not_nan():
     assert torch.equal(attention_weights(unmasked, mask=mask), steps.weights)
 
 
+def blocked_first_row(kind, n=4):
+    """An (n, n) mask under which query 0 may attend to no key: boolean, or additive (-inf where blocked)."""
+    allowed = torch.ones(n, n, dtype=torch.bool)
+    allowed[0] = False
+    if kind == "bool":
+        return allowed
+    return torch.zeros(n, n).masked_fill(~allowed, float("-inf"))
+
+
+# Each entry point once and each kind of mask once (the kinds differ in how the mask is applied).
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("scaled_dot_product_attention", "bool"),
+        ("scaled_dot_product_attention", "float"),
+        ("attention_steps", "float"),
+        ("attention_weights", "bool"),
+    ],
+)
+def test_fully_masked_rows_have_zero_output_and_finite_zero_gradients(path, kind):
+    mask = blocked_first_row(kind)
+    queries, keys, values = (randn(2, 4, 3, seed=s).requires_grad_() for s in (1, 2, 3))
+    if path == "scaled_dot_product_attention":
+        output = scaled_dot_product_attention(queries, keys, values, mask=mask)
+    elif path == "attention_steps":
+        output = attention_steps(queries, keys, values, mask=mask).context
+    else:
+        output = attention_weights(queries @ keys.transpose(-2, -1), mask=mask) @ values
+    output.sum().backward()
+    assert torch.equal(output[:, 0], torch.zeros(2, 3))
+    assert torch.equal(queries.grad[:, 0], torch.zeros(2, 3))  # the blocked query has no influence
+    reference = [t.detach().clone().requires_grad_() for t in (queries, keys, values)]
+    scale = 1.0 if path == "attention_weights" else None
+    expected = F.scaled_dot_product_attention(*reference, attn_mask=mask, scale=scale)
+    expected.sum().backward()
+    assert_close(output, expected)
+    for ours, theirs in zip((queries, keys, values), reference, strict=True):
+        assert torch.isfinite(ours.grad).all()
+        assert_close(ours.grad, theirs.grad)
+
+
+def test_scores_that_are_all_minus_inf_get_zero_weights_and_zero_gradients():
+    scores = torch.tensor([[float("-inf")] * 3, [1.0, 2.0, 3.0]], requires_grad=True)
+    weights = attention_weights(scores)
+    (weights * torch.arange(3.0)).sum().backward()
+    assert torch.equal(weights[0], torch.zeros(3))
+    assert torch.equal(scores.grad[0], torch.zeros(3))
+    assert torch.isfinite(scores.grad).all()
+
+
+def test_attention_weights_takes_minus_inf_scores_as_blocked_with_value_checks_on():
+    scores = torch.tensor([[0.0, float("-inf"), 0.0], [float("-inf")] * 3])
+    with checks():
+        weights = attention_weights(scores)
+        with pytest.raises(ValueError, match=r"scores contains NaN or \+inf \(the first at index \(0, 1\)"):
+            attention_weights(torch.tensor([[0.0, float("inf"), 0.0]]))
+    assert torch.equal(weights, torch.tensor([[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]]))
+
+
 def test_scale_none_means_one_over_sqrt_dk():
     queries, keys, _ = random_qkv(d_k=16)
-    torch.testing.assert_close(
-        attention_scores(queries, keys), queries @ keys.T / math.sqrt(16)
-    )
-    torch.testing.assert_close(attention_scores(queries, keys, scale=1.0), queries @ keys.T)
+    assert_close(attention_scores(queries, keys), queries @ keys.T / math.sqrt(16))
+    assert_close(attention_scores(queries, keys, scale=1.0), queries @ keys.T)
 
 
 def test_softmax_runs_over_the_keys_so_batching_changes_nothing():
@@ -104,27 +169,69 @@ def test_softmax_runs_over_the_keys_so_batching_changes_nothing():
     batched = attention_steps(queries, keys, values)
     for i in range(4):
         single = attention_steps(queries[i], keys[i], values[i])
-        torch.testing.assert_close(batched.weights[i], single.weights)
-        torch.testing.assert_close(batched.context[i], single.context)
-    torch.testing.assert_close(batched.weights.sum(-1), torch.ones(4, 5))
+        assert_close(batched.weights[i], single.weights)
+        assert_close(batched.context[i], single.context)
+    assert_close(batched.weights.sum(-1), torch.ones(4, 5))
 
 
 def test_weighted_values_sum_to_the_context():
     queries, keys, values = random_qkv(2)
     steps = attention_steps(queries, keys, values)
     assert steps.weighted_values.shape == (2, 5, 7, 6)
-    torch.testing.assert_close(steps.weighted_values.sum(dim=-2), steps.context)
-    torch.testing.assert_close(attention_context(steps.weights, values), steps.context)
-    torch.testing.assert_close(weighted_values(steps.weights, values), steps.weighted_values)
+    assert_close(steps.weighted_values.sum(dim=-2), steps.context)
+    assert_close(attention_context(steps.weights, values), steps.context)
+    assert_close(weighted_values(steps.weights, values), steps.weighted_values)
 
 
 def test_large_scores_stay_finite():
     queries, keys, values = random_qkv(2)
     steps = attention_steps(queries * 1e4, keys * 1e4, values)
     assert torch.isfinite(steps.weights).all()
-    torch.testing.assert_close(steps.weights.sum(-1), torch.ones(2, 5))
+    assert_close(steps.weights.sum(-1), torch.ones(2, 5))
     theirs = F.scaled_dot_product_attention(queries * 1e4, keys * 1e4, values)
-    torch.testing.assert_close(steps.context, theirs)
+    assert_close(steps.context, theirs)
+
+
+# 30: Q K^T fits in float16; 40: only the unscaled product overflows; 100: far beyond.
+@pytest.mark.parametrize("size", [30.0, 40.0, 100.0])
+def test_float16_scores_do_not_overflow_before_scaling(size):
+    queries = keys = torch.full((2, 3, 64), size, dtype=torch.float16)
+    values = randn(2, 3, 4).half()
+    assert torch.isinf(queries @ keys.transpose(-2, -1)).any() == (size >= 32)  # the product alone overflows
+    theirs = F.scaled_dot_product_attention(queries, keys, values)
+    ours = scaled_dot_product_attention(queries, keys, values)
+    steps = attention_steps(queries, keys, values)
+    assert torch.isfinite(theirs).all() and torch.isfinite(ours).all() and torch.isfinite(steps.scores).all()
+    assert_close(ours, theirs)
+
+
+def test_float16_random_large_inputs_are_finite_wherever_torch_is():
+    queries, keys = (randn(4, 16, 64, seed=s).abs().half() * 40 for s in (1, 2))
+    values = randn(4, 16, 8, seed=3).half()
+    theirs = F.scaled_dot_product_attention(queries, keys, values)
+    ours = scaled_dot_product_attention(queries, keys, values)
+    assert torch.equal(torch.isfinite(ours), torch.isfinite(theirs))
+    # Scores of about 40 * 40 * 64 / 8: float16 rounds them to a few units, which moves the weights.
+    torch.testing.assert_close(ours.float(), theirs.float(), atol=2e-2, rtol=2e-2)
+
+
+# A float32 mask on float64 scores would lose digits; a float32 one on float16 would overflow.
+@pytest.mark.parametrize(
+    ("dtype", "mask_dtype", "value"), [(torch.float32, torch.float64, 1e300), (torch.float16, torch.float32, 1e5)]
+)
+def test_a_float_mask_of_another_dtype_is_refused(dtype, mask_dtype, value):
+    queries = randn(2, 3, 4).to(dtype)
+    mask = torch.full((3, 3), value, dtype=mask_dtype)
+    message = f"a floating mask must have the dtype of the scores, {dtype}, got {mask_dtype}"
+    with pytest.raises(TypeError, match=message):
+        scaled_dot_product_attention(queries, queries, queries, mask=mask)
+    with pytest.raises(TypeError, match=message):
+        mask_scores(queries @ queries.transpose(-2, -1), mask)
+    with pytest.raises(TypeError, match=message):
+        SelfAttention(4, 4).to(dtype)(queries, mask=mask)
+    if mask_dtype == torch.float64:  # torch refuses this one too
+        with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float or to match query dtype"):
+            F.scaled_dot_product_attention(queries, queries, queries, attn_mask=mask)
 
 
 def test_mask_scores_puts_minus_inf_where_blocked():
@@ -133,6 +240,68 @@ def test_mask_scores_puts_minus_inf_where_blocked():
     assert masked[0, 1] == float("-inf")
     assert torch.equal(masked[1], scores[1]) and masked[0, 0] == 1.0
     assert mask_scores(scores, None) is scores
+
+
+def test_nan_passes_through_by_default_as_in_torch_and_is_caught_with_checks():
+    nan_scores = torch.tensor([[float("nan"), 1.0]])
+    weights, values = torch.tensor([[float("nan"), 1.0]]), torch.ones(2, 2)
+    assert torch.isnan(mask_scores(nan_scores, None)).any()
+    assert torch.isnan(nan_scores.masked_fill(torch.tensor([[False, True]]), float("-inf"))).any()  # torch: the same
+    with checks():
+        with pytest.raises(ValueError, match="scores contains NaN or \\+inf"):
+            mask_scores(nan_scores, torch.tensor([[True, True]]))
+        with pytest.raises(ValueError, match="weights contains NaN or infinite values"):
+            weighted_values(weights, values)
+        with pytest.raises(ValueError, match="weights contains NaN or infinite values"):
+            attention_dropout(weights, 0.5)
+        with pytest.raises(ValueError, match="mask contains NaN or \\+inf"):
+            mask_scores(torch.ones(1, 2), torch.tensor([[0.0, float("inf")]]))
+
+
+def test_head_size_zero_gives_torch_result():
+    queries, values = randn(2, 3, 0), randn(2, 3, 4)
+    expected = F.scaled_dot_product_attention(queries, queries, values)  # every score 0: the mean of the values
+    assert_close(scaled_dot_product_attention(queries, queries, values), expected)
+    assert_close(attention_steps(queries, queries, values).context, expected)
+    assert_close(blockwise_attention(queries, queries, values, block_size=2), expected)
+    assert_close(expected, values.mean(dim=-2, keepdim=True).expand(2, 3, 4))
+
+
+def test_meta_tensors_give_shapes_without_reading_values():
+    queries = torch.empty(2, 5, 4, device="meta")
+    mask = torch.ones(5, 5, dtype=torch.bool, device="meta")
+    with checks():  # even with value checks on: a meta tensor has no values to scan
+        assert scaled_dot_product_attention(queries, queries, queries, mask=mask).shape == (2, 5, 4)
+        assert attention_steps(queries, queries, queries, is_causal=True).weights.shape == (2, 5, 5)
+        for module in (MultiHeadAttention(4, 4, 2, causal=True), CausalSelfAttention(4, 4)):
+            output = module.to("meta")(queries)
+            assert output.is_meta and output.shape == (2, 5, 4)
+    assert F.scaled_dot_product_attention(queries, queries, queries, attn_mask=mask).shape == (2, 5, 4)
+
+
+def test_a_mask_on_another_device_is_refused_with_a_clear_error():
+    queries = randn(2, 3, 4)
+    mask = torch.ones(3, 3, dtype=torch.bool, device="meta")
+    with pytest.raises(ValueError, match="mask is on meta but the scores are on cpu"):
+        scaled_dot_product_attention(queries, queries, queries, mask=mask)
+    with pytest.raises(ValueError, match="mask is on meta but the scores are on cpu"):
+        MultiHeadAttention(4, 4, 2)(queries, mask=mask)
+    with pytest.raises(RuntimeError, match="not on the expected device"):  # torch's message
+        F.scaled_dot_product_attention(queries, queries, queries, attn_mask=mask)
+
+
+def test_numpy_scalars_are_accepted_like_python_numbers():
+    queries, keys, values = (randn(2, 5, 4, seed=s) for s in (1, 2, 3))
+    expected = F.scaled_dot_product_attention(queries, keys, values, scale=np.float64(0.3))
+    assert_close(scaled_dot_product_attention(queries, keys, values, scale=np.float64(0.3)), expected)
+    assert_close(scaled_dot_product_attention(queries, keys, values, scale=np.float32(0.3)), expected)
+    blockwise = blockwise_attention(queries, keys, values, block_size=np.int64(2), scale=np.float64(0.3))
+    assert_close(blockwise, expected)
+    assert SelfAttention(4, 4, scale=np.float64(0.3)).scale == 0.3
+    assert MultiHeadAttention(np.int64(4), 4, np.int32(2), dropout=np.float32(0.5)).num_heads == 2
+    assert torch.equal(causal_mask(np.int64(3)), causal_mask(3))
+    with pytest.raises(TypeError, match="block_size must be an int, got float64"):
+        blockwise_attention(queries, keys, values, block_size=np.float64(2.0))
 
 
 @pytest.mark.parametrize(
@@ -144,9 +313,17 @@ def test_mask_scores_puts_minus_inf_where_blocked():
         ({"keys": torch.ones(2, 7, 8)}, ValueError, "same leading .batch. dimensions"),
         ({"values": torch.ones(6, 6)}, ValueError, r"keys has shape \(7, 8\), values has shape \(6, 6\)"),
         ({"values": torch.ones(7, 6, dtype=torch.float64)}, TypeError, "values is torch.float64"),
-        ({"mask": torch.ones(5, 6, dtype=torch.bool)}, ValueError, r"mask of shape \(5, 6\) cannot broadcast to the scores' shape \(5, 7\)"),
+        (
+            {"mask": torch.ones(5, 6, dtype=torch.bool)},
+            ValueError,
+            r"mask of shape \(5, 6\) cannot broadcast to the scores' shape \(5, 7\)",
+        ),
         ({"mask": torch.ones(3, 5, 7, dtype=torch.bool)}, ValueError, r"mask of shape \(3, 5, 7\) cannot broadcast"),
-        ({"mask": torch.ones(5, 7, dtype=torch.int64)}, TypeError, "mask must be a boolean tensor .* got dtype torch.int64"),
+        (
+            {"mask": torch.ones(5, 7, dtype=torch.int64)},
+            TypeError,
+            "mask must be a boolean tensor .* got dtype torch.int64",
+        ),
         ({"scale": 0.0}, ValueError, "scale must be a positive finite number, got 0.0"),
         ({"scale": float("nan")}, ValueError, "scale must be a positive finite number"),
         ({"scale": "0.5"}, TypeError, "scale must be a float or None, got str"),
@@ -164,3 +341,15 @@ def test_weights_and_values_must_agree():
         attention_context(torch.ones(2, 3), torch.ones(4, 5))
     with pytest.raises(ValueError, match="must agree on n_k"):
         weighted_values(torch.ones(2, 3), torch.ones(4, 5))
+
+
+def test_weighted_values_refuses_values_of_another_dtype():
+    message = "all tensors must share one dtype: weights is torch.float32, values is torch.float64"
+    with pytest.raises(TypeError, match=message):
+        weighted_values(torch.ones(2, 2), torch.ones(2, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
+def test_attention_dropout_refuses_weights_that_are_not_floating(dtype):
+    with pytest.raises(TypeError, match=f"weights must have a floating-point dtype .* got {dtype}"):
+        attention_dropout(torch.ones(3, 3, dtype=dtype), 0.5)

@@ -1,6 +1,5 @@
 """The attention maps: the plotting helper, and the weights behind each map of the site."""
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -9,20 +8,17 @@ import pytest
 import torch
 
 from selfattention import attention_weights, causal_mask, plot_attention
+from sitebuild import attention_maps
 from tests.seeds import JOURNEY_INPUTS, JOURNEY_TOKENS, JOURNEY_WEIGHTS
 
 matplotlib.use("Agg")
 
-HOOK = Path(__file__).resolve().parent.parent / "hooks" / "attention_maps.py"
-DOCS = HOOK.parent.parent / "docs"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @pytest.fixture(scope="module")
 def hook():
-    spec = importlib.util.spec_from_file_location("attention_maps_hook", HOOK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return attention_maps
 
 
 def test_plot_is_labelled_with_tokens_and_values():
@@ -44,7 +40,9 @@ def test_themes_use_readable_text_colours():
 
 
 def test_plot_refuses_mismatched_tokens_and_shapes():
-    with pytest.raises(ValueError, match=r"weights of shape \(6, 6\) need 6 key tokens and 6 query tokens, got 5 and 5"):
+    with pytest.raises(
+        ValueError, match=r"weights of shape \(6, 6\) need 6 key tokens and 6 query tokens, got 5 and 5"
+    ):
         plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS[:5])
     with pytest.raises(ValueError, match=r"weights must have shape \(n_q, n_k\), got shape \(2, 6, 6\)"):
         plot_attention(torch.stack([JOURNEY_WEIGHTS] * 2), JOURNEY_TOKENS)
@@ -52,7 +50,10 @@ def test_plot_refuses_mismatched_tokens_and_shapes():
 
 def test_plot_refuses_values_outside_its_colour_scale():
     scores = JOURNEY_WEIGHTS - 0.2  # negative values: with vmin=0 they would all look like 0
-    with pytest.raises(ValueError, match=r"weights must lie within the colour scale from vmin=0.0 to vmax=0.\d+, got values from -0.\d+"):
+    with pytest.raises(
+        ValueError,
+        match=r"weights must lie within the colour scale from vmin=0.0 to vmax=0.\d+, got values from -0.\d+",
+    ):
         plot_attention(scores, JOURNEY_TOKENS)
     with pytest.raises(ValueError, match=r"from vmin=0.0 to vmax=0.2, got values from 0.09\d+ to 0.23\d+"):
         plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS, vmax=0.2)  # the largest weight is 0.238
@@ -72,46 +73,14 @@ def test_plot_takes_one_colour_scale_for_maps_that_are_compared():
     assert (image.norm.vmin, image.norm.vmax) == (0.0, 1.0)
     own = plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS).axes[0].images[0]
     assert own.norm.vmax == pytest.approx(JOURNEY_WEIGHTS.max().item())
-    with pytest.raises(ValueError, match="vmin must be smaller than vmax, got vmin=1.0 and vmax=0.5"):
+    with pytest.raises(ValueError, match=r"vmin must be smaller than vmax, got vmin=1\.0 and vmax=0\.5"):
         plot_attention(JOURNEY_WEIGHTS, JOURNEY_TOKENS, vmin=1.0, vmax=0.5)
 
 
-def test_trained_maps_are_drawn_from_the_pages_model(hook):
-    """The maps of docs/trained.md: the model trained with the page's task, seed and function,
-    its heads as the page finds them, on the page's example sequence, on one scale 0..1."""
-    from selfattention.toy import InductionTask, attention_maps, induction_batch, train_induction_model
-
-    task = InductionTask()
-    example = induction_batch(task, 1, torch.Generator().manual_seed(1))
-    assert hook.TASK == task and torch.equal(hook.EXAMPLE.tokens, example.tokens)
-    weights = attention_maps(train_induction_model(task, seed=0), example.tokens)[:, 0]
-    previous_head, induction_head = hook.trained_heads()
-    assert torch.equal(hook.trained_weights(0), weights[0, previous_head])
-    assert torch.equal(hook.trained_weights(1), weights[1, induction_head])
-    positions = torch.arange(24)
-    # What the page says the maps show: the previous token at queries 1 to 20 (where a first copy
-    # can lie), and from the second copy on (queries 13 to 19), the key offset - 1 = 9 back.
-    assert torch.equal(hook.trained_weights(0).argmax(-1)[1:21], positions[0:20])
-    assert torch.equal(hook.trained_weights(1).argmax(-1)[13:20], positions[13:20] - 9)
-    untrained = hook.untrained_weights()
-    assert untrained[4:].max() < 0.5 and not torch.equal(untrained, hook.trained_weights(0))
-    for name in ("trained-previous", "trained-induction", "untrained-previous"):
-        compute, _, options = hook.MAPS[name]
-        assert options["vmin"] == 0.0 and options["vmax"] == 1.0
-        torch.testing.assert_close(compute().sum(-1), torch.ones(24))
-        assert hook.tokens_for(name) == [str(token) for token in example.tokens[0].tolist()]
-
-
 def test_every_map_a_page_shows_is_generated_with_alt_text(hook):
-    shown = re.findall(r"!\[([^\]]*)\]\(images/attention-maps/([\w-]+)-(light|dark)\.svg#only-\3\)",
-                       "\n".join(page.read_text(encoding="utf-8") for page in DOCS.glob("*.md")))  # fmt: skip
+    shown = re.findall(
+        r"!\[([^\]]*)\]\(images/attention-maps/([\w-]+)-(light|dark)\.svg#only-\3\)",
+        "\n".join(page.read_text(encoding="utf-8") for page in DOCS.glob("*.md")),
+    )
     assert {name for _, name, _ in shown} == set(hook.MAPS)
     assert all(len(alt) > 20 for alt, _, _ in shown)
-
-
-def test_the_hook_renders_svg_for_both_themes(hook):
-    light, dark = hook.render("journey", "light"), hook.render("journey", "dark")
-    assert light.startswith(b"<?xml") and b"<svg" in light and light != dark
-    assert hook.render("journey", "light") == light  # identical on every build
-    trained = hook.render("trained-induction", "dark")
-    assert trained.startswith(b"<?xml") and trained == hook.render("trained-induction", "dark")

@@ -1,20 +1,14 @@
 """The tensors behind the figures of the grouped-query, KV-cache, positions and cross-attention pages."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-HOOK = Path(__file__).resolve().parent.parent / "hooks" / "attention_variants.py"
+from sitebuild import attention_variants
 
 
 @pytest.fixture(scope="module")
 def hook():
-    spec = importlib.util.spec_from_file_location("attention_variants_hook", HOOK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return attention_variants
 
 
 def test_grouping_is_h_over_group_size(hook):
@@ -43,9 +37,3 @@ def test_cross_lookup_finds_each_querys_token(hook):
     weights = hook.cross_lookup()
     assert weights.argmax(-1).tolist() == [4, 0, 2] and (weights.amax(-1) > 0.9).all()
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, dtype=torch.float64))
-
-
-def test_every_figure_renders_for_both_themes(hook):
-    for name in hook.FIGURES:
-        light, dark = hook.render(name, "light"), hook.render(name, "dark")
-        assert light.startswith(b"<?xml") and b"<svg" in light and light != dark

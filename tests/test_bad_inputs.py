@@ -7,6 +7,7 @@ error ("`ValueError`: message start") or "no error ...: `condition on result`". 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -26,20 +27,36 @@ def rows() -> list[dict[str, str]]:
     return found
 
 
+@functools.cache
+def setup_code() -> str:
+    """The code of the page's first block, which defines the names its table uses."""
+    block = PAGE.read_text(encoding="utf-8").split("```python\n", 1)[1].split("```", 1)[0]
+    return "\n".join(line[4:] for line in block.splitlines() if line.startswith((">>> ", "... ")))
+
+
 def namespace() -> dict[str, object]:
-    """The names the page defines before the table, by running its first block's code."""
-    text = PAGE.read_text(encoding="utf-8")
-    block = text.split("```python\n", 1)[1].split("```", 1)[0]
-    code = "\n".join(line[4:] for line in block.splitlines() if line.startswith((">>> ", "... ")))
+    """The names the page defines before the table, fresh for each row: its first block's code, run."""
     names: dict[str, object] = {}
-    exec(code, names)  # noqa: S102 - the page's own setup code
+    exec(setup_code(), names)  # the page's own setup code
     return names
 
 
 def test_the_table_covers_what_the_issue_lists():
     cases = " ".join(row["case"].lower() for row in rows())
-    for kind in ["rank", "integer dtype", "mask of the wrong shape", "mask of an integer dtype", "nan",
-                 "infinity", "empty sequence", "num_heads", "block_size", "dropout", "differ"]:  # fmt: skip
+    kinds = [
+        "rank",
+        "integer dtype",
+        "mask of the wrong shape",
+        "mask of an integer dtype",
+        "nan",
+        "infinity",
+        "empty sequence",
+        "num_heads",
+        "block_size",
+        "dropout",
+        "differ",
+    ]
+    for kind in kinds:
         assert kind in cases, kind
     assert len(rows()) >= 30
 
@@ -53,14 +70,15 @@ def test_row(row):
     if error:
         expected_type = {"ValueError": ValueError, "TypeError": TypeError}[error.group(1)]
         with mode, pytest.raises(expected_type) as raised:
-            eval(call, names)  # noqa: S307
-        assert str(raised.value).startswith(error.group(2)), f"{raised.value!s} does not start with {error.group(2)!r}"
+            eval(call, names)
+        message = str(raised.value)
+        assert message.startswith(error.group(2)), f"{message} does not start with {error.group(2)!r}"
     else:
         condition = re.match(r"no error.*: `(.+)`$", row["gets"])
         assert condition, f"row {row['number']}: say the error, or 'no error: `condition`'"
         with mode:
-            names["result"] = eval(call, names)  # noqa: S307
+            names["result"] = eval(call, names)
         result = names["result"]
         if isinstance(result, torch.Tensor) and not result.is_meta and "isnan" not in condition.group(1):
             assert not torch.isnan(names["result"]).any()
-        assert eval(condition.group(1), names), condition.group(1)  # noqa: S307
+        assert eval(condition.group(1), names), condition.group(1)

@@ -1,3 +1,5 @@
+"""Blockwise (online-softmax) attention against the naive form and PyTorch's function."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,48 +10,53 @@ from selfattention import (
     blockwise_attention_steps,
     scaled_dot_product_attention,
 )
+from tests.conftest import assert_close, randn
 from tests.seeds import QKV_EXACT_OUTPUTS, QKV_KEYS, QKV_QUERIES, QKV_VALUES
-
-TOLERANCES = {torch.float32: 1e-5, torch.float64: 1e-12}
-BLOCK_SIZES = [1, 2, 3, 7, 16, 32, 37, 38, 64, 200]  # 37 = n: also sizes not dividing n, and > n
 
 
 def random_qkv(*shape, dtype, n_q=37, n_k=37, seed=0):
-    generator = torch.Generator().manual_seed(seed)
+    """queries (*shape, n_q, 16), keys (*shape, n_k, 16), values (*shape, n_k, 12)."""
     return (
-        torch.randn(*shape, n_q, 16, generator=generator, dtype=dtype),
-        torch.randn(*shape, n_k, 16, generator=generator, dtype=dtype),
-        torch.randn(*shape, n_k, 12, generator=generator, dtype=dtype),
+        randn(*shape, n_q, 16, seed=seed, dtype=dtype),
+        randn(*shape, n_k, 16, seed=seed + 1, dtype=dtype),
+        randn(*shape, n_k, 12, seed=seed + 2, dtype=dtype),
     )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("block_size", BLOCK_SIZES)
-def test_equals_the_naive_form_for_every_block_size(dtype, causal, block_size):
+# n = 37 keys. The classes of block size: 1 (a block per key), 7 (the last block is partial), 37 (one block,
+# exactly n) and 64 (one block, larger than n); causal or not, since the causal form skips whole blocks and masks
+# the diagonal ones; and float32 once, for the rounding of the rescaled sums.
+@pytest.mark.parametrize(
+    ("dtype", "causal", "block_size"),
+    [
+        (torch.float64, False, 1),
+        (torch.float64, True, 1),
+        (torch.float64, False, 7),
+        (torch.float64, True, 7),
+        (torch.float64, True, 37),
+        (torch.float64, False, 64),
+        (torch.float32, True, 16),
+    ],
+)
+def test_equals_the_naive_form_for_every_kind_of_block_size(dtype, causal, block_size):
     queries, keys, values = random_qkv(2, 3, dtype=dtype)  # (batch, heads, n, d)
     naive = scaled_dot_product_attention(queries, keys, values, is_causal=causal)
     blockwise = blockwise_attention(queries, keys, values, block_size=block_size, causal=causal)
     assert blockwise.shape == naive.shape == (2, 3, 37, 12)
-    tolerance = TOLERANCES[dtype]
-    torch.testing.assert_close(blockwise, naive, atol=tolerance, rtol=tolerance)
+    assert_close(blockwise, naive)
 
 
-@pytest.mark.parametrize("block_size", [1, 5, 64])
-def test_more_keys_than_queries_and_custom_scale(block_size):
+def test_more_keys_than_queries_and_custom_scale():
     queries, keys, values = random_qkv(4, dtype=torch.float64, n_q=9, n_k=40)
     expected = F.scaled_dot_product_attention(queries, keys, values, scale=0.3)
-    torch.testing.assert_close(
-        blockwise_attention(queries, keys, values, block_size=block_size, scale=0.3), expected,
-        atol=1e-12, rtol=1e-12,
-    )  # fmt: skip
+    assert_close(blockwise_attention(queries, keys, values, block_size=5, scale=0.3), expected)
 
 
 def test_large_scores_do_not_overflow():
     queries, keys, values = random_qkv(2, dtype=torch.float32)
     blockwise = blockwise_attention(queries * 300, keys * 300, values, block_size=8)
     assert torch.isfinite(blockwise).all()
-    torch.testing.assert_close(blockwise, F.scaled_dot_product_attention(queries * 300, keys * 300, values))
+    assert_close(blockwise, F.scaled_dot_product_attention(queries * 300, keys * 300, values))
 
 
 def test_steps_on_the_worked_example():
@@ -67,9 +74,8 @@ def test_steps_on_the_worked_example():
 
 def test_state_update_keeps_the_invariant():
     # l_t = sum_j exp(s_j - m_t) and a_t = sum_j exp(s_j - m_t) v_j over the keys seen so far.
-    generator = torch.Generator().manual_seed(3)
-    scores = torch.randn(4, 10, generator=generator, dtype=torch.float64) * 5
-    values = torch.randn(10, 3, generator=generator, dtype=torch.float64)
+    scores = randn(4, 10, seed=3, dtype=torch.float64) * 5
+    values = randn(10, 3, seed=4, dtype=torch.float64)
     state = OnlineSoftmaxState.empty(torch.zeros(4, 2, dtype=torch.float64), 3)
     for start in range(0, 10, 4):
         state = state.update(scores[:, start : start + 4], values[start : start + 4])
@@ -96,7 +102,11 @@ def test_fully_masked_rows_stay_finite_in_the_state():
         ({"block_size": 2.5}, TypeError, "block_size must be an int, got float"),
         ({"keys": torch.ones(37, 8)}, ValueError, r"same last dimension d_k: .* keys has shape \(37, 8\)"),
         ({"values": torch.ones(36, 12)}, ValueError, r"keys has shape \(37, 16\), values has shape \(36, 12\)"),
-        ({"queries": torch.ones(5, 16), "causal": True}, ValueError, "causal=True needs as many queries as keys, got 5 queries and 37 keys"),
+        (
+            {"queries": torch.ones(5, 16), "causal": True},
+            ValueError,
+            "causal=True needs as many queries as keys, got 5 queries and 37 keys",
+        ),
         ({"values": torch.ones(37, 12, dtype=torch.float64)}, TypeError, "one dtype"),
         ({"queries": torch.ones(37, 16, dtype=torch.int64)}, TypeError, "queries must have a floating-point dtype"),
     ],
@@ -106,3 +116,31 @@ def test_bad_input_is_refused(kwargs, error, message):
     arguments = {"queries": queries, "keys": keys, "values": values, **kwargs}
     with pytest.raises(error, match=message):
         blockwise_attention(**arguments)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_no_queries_give_an_empty_output(causal):
+    empty, keys = randn(2, 0, 4), randn(2, 0 if causal else 5, 4)
+    values = randn(2, keys.shape[-2], 3)
+    result = blockwise_attention(empty, keys, values, block_size=2, causal=causal)
+    expected = F.scaled_dot_product_attention(empty, keys, values, is_causal=causal)
+    assert result.shape == expected.shape == (2, 0, 3)
+
+
+def test_no_keys_give_zero_as_the_naive_form():
+    queries, no_keys, no_values = randn(2, 3, 4), randn(2, 0, 4), randn(2, 0, 5)
+    result = blockwise_attention(queries, no_keys, no_values, block_size=2)
+    assert torch.equal(result, torch.zeros(2, 3, 5))
+    assert torch.equal(result, scaled_dot_product_attention(queries, no_keys, no_values))
+
+
+@pytest.mark.parametrize(("n_q", "n_k"), [(3, 7), (6, 2)])
+def test_steps_with_more_or_fewer_keys_than_queries_and_the_default_scale(n_q, n_k):
+    queries, keys, values = randn(2, n_q, 4, seed=1), randn(2, n_k, 4, seed=2), randn(2, n_k, 3, seed=3)
+    states = blockwise_attention_steps(queries, keys, values, block_size=2)
+    assert len(states) == (n_k + 1) // 2  # one state per block of keys
+    expected = F.scaled_dot_product_attention(queries, keys, values)  # scale 1/sqrt(4) = 0.5
+    assert_close(states[-1].output, expected)
+    first_block = F.scaled_dot_product_attention(queries, keys[:, :2], values[:, :2])
+    assert_close(states[0].output, first_block)
+    assert states[-1].maximum.shape == (2, n_q, 1)

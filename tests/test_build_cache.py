@@ -1,4 +1,4 @@
-"""The build cache of the figure hooks (hooks/generated.py): off without SELFATTENTION_BUILD_CACHE;
+"""The build cache of the site's figures (sitebuild/generated.py): off without SELFATTENTION_BUILD_CACHE;
 with it, a drawing is made once per digest of what it is made from, and a changed source file
 gives a new digest, so a stale drawing is never reused."""
 
@@ -16,12 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def generated(monkeypatch, tmp_path):
     """A fresh copy of the module, reading its sources from a small tree under tmp_path."""
-    monkeypatch.syspath_prepend(str(ROOT / "hooks"))
-    spec = importlib.util.spec_from_file_location("generated_under_test", ROOT / "hooks" / "generated.py")
+    spec = importlib.util.spec_from_file_location("generated_under_test", ROOT / "sitebuild" / "generated.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     tree = tmp_path / "tree"
-    for name in ("src/selfattention/attention.py", "hooks/figures.py", "docs/benchmarks/cpu.json"):
+    for name in ("src/selfattention/attention.py", "sitebuild/figures.py", "docs/benchmarks/cpu.json"):
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text(name, encoding="utf-8")
     monkeypatch.setattr(module, "ROOT", tree)
@@ -52,7 +51,7 @@ def test_with_the_variable_a_drawing_is_made_once(generated, tmp_path, monkeypat
 
 def test_a_changed_source_gives_another_digest(generated):
     before = generated.inputs_digest.__wrapped__()
-    for name in ("src/selfattention/attention.py", "hooks/figures.py", "docs/benchmarks/cpu.json"):
+    for name in ("src/selfattention/attention.py", "sitebuild/figures.py", "docs/benchmarks/cpu.json"):
         path = generated.ROOT / name
         path.write_text(path.read_text(encoding="utf-8") + " changed", encoding="utf-8")
         after = generated.inputs_digest.__wrapped__()

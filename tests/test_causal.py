@@ -1,14 +1,23 @@
+"""Causal masking (the mask, ``is_causal``, CausalSelfAttention) and attention dropout."""
+
+from unittest import mock
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from selfattention import (
     CausalSelfAttention,
+    MultiHeadAttention,
     attention_dropout,
+    attention_steps,
     attention_weights,
+    blockwise_attention,
+    causal_and,
     causal_mask,
     scaled_dot_product_attention,
 )
+from tests.conftest import allowed_keys, assert_close, randn
 from tests.seeds import JOURNEY_INPUTS
 
 
@@ -18,15 +27,13 @@ def test_causal_mask_is_lower_triangular_and_may_attend():
     assert torch.equal(mask, torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]).bool())
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("batch", [(), (3,), (2, 2)])
+# Each dtype once; no batch, one and two batch dimensions.
+@pytest.mark.parametrize(("dtype", "batch"), [(torch.float32, ()), (torch.float64, (3,)), (torch.float32, (2, 2))])
 def test_is_causal_equals_torch(dtype, batch):
-    generator = torch.Generator().manual_seed(0)
-    queries, keys, values = (torch.randn(*batch, 6, 4, generator=generator, dtype=dtype) for _ in range(3))
+    queries, keys, values = (randn(*batch, 6, 4, seed=s, dtype=dtype) for s in range(3))
     ours = scaled_dot_product_attention(queries, keys, values, is_causal=True)
     theirs = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
-    tolerance = {"atol": 1e-6, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12, "rtol": 1e-10}
-    torch.testing.assert_close(ours, theirs, **tolerance)
+    assert_close(ours, theirs)
     assert torch.equal(ours, scaled_dot_product_attention(queries, keys, values, mask=causal_mask(6)))
 
 
@@ -35,7 +42,7 @@ def test_masking_before_softmax_equals_zeroing_and_renormalising_after():
     mask = causal_mask(6)
     full = torch.softmax(scores, dim=-1)
     renormalised = full * mask / (full * mask).sum(dim=-1, keepdim=True)
-    torch.testing.assert_close(attention_weights(scores, mask=mask), renormalised)
+    assert_close(attention_weights(scores, mask=mask), renormalised)
     assert torch.all(attention_weights(scores, mask=mask).triu(diagonal=1) == 0)
 
 
@@ -53,23 +60,22 @@ def test_dropout_is_seeded_inverted_and_unbiased():
     again = attention_dropout(weights, 0.5, generator=torch.Generator().manual_seed(0))
     assert torch.equal(first, again)
     kept = first[first != 0]
-    torch.testing.assert_close(kept, torch.full_like(kept, 0.2 / (1 - 0.5)))  # scaled by 1/(1-p)
+    assert_close(kept, torch.full_like(kept, 0.2 / (1 - 0.5)))  # scaled by 1/(1-p)
     assert 0 < kept.numel() < weights.numel()
     assert attention_dropout(weights, 0.0) is weights
     generator = torch.Generator().manual_seed(1)
     average = torch.stack([attention_dropout(weights, 0.3, generator=generator) for _ in range(4000)]).mean(0)
-    torch.testing.assert_close(average, weights, atol=0.01, rtol=0)
+    torch.testing.assert_close(average, weights, atol=0.01, rtol=0)  # 4000 draws
 
 
 def test_sdpa_dropout_matches_manual_computation_with_the_same_draws():
-    generator = torch.Generator().manual_seed(0)
-    queries, keys, values = (torch.randn(2, 5, 4, generator=generator) for _ in range(3))
+    queries, keys, values = (randn(2, 5, 4, seed=s) for s in range(3))
     ours = scaled_dot_product_attention(
         queries, keys, values, dropout_p=0.25, generator=torch.Generator().manual_seed(9)
     )
     weights = attention_weights(queries @ keys.transpose(-2, -1) / 2.0)
     dropped = attention_dropout(weights, 0.25, generator=torch.Generator().manual_seed(9))
-    torch.testing.assert_close(ours, dropped @ values)
+    assert_close(ours, dropped @ values)
 
 
 @pytest.mark.parametrize("dropout", [-0.1, 1.0, 1.5])
@@ -94,7 +100,7 @@ def test_module_is_causal_and_deterministic_in_eval_mode():
     assert not torch.allclose(after[:, 3:], output[:, 3:])
     queries, keys, values = attention.project(batch)
     expected = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
-    torch.testing.assert_close(output, expected)
+    assert_close(output, expected)
 
 
 def test_module_dropout_only_in_training():
@@ -116,7 +122,7 @@ def test_module_combines_a_padding_mask_and_zeroes_fully_masked_queries():
     assert torch.equal(output[0], torch.zeros(4))  # query 0 may only see itself: padding
     queries, keys, values = attention.project(JOURNEY_INPUTS)
     expected = F.scaled_dot_product_attention(queries, keys, values, attn_mask=causal_mask(6) & padding)
-    torch.testing.assert_close(output, expected)
+    assert_close(output, expected)
 
 
 def test_module_refuses_bad_masks():
@@ -125,3 +131,131 @@ def test_module_refuses_bad_masks():
         attention(JOURNEY_INPUTS, mask=torch.ones(5, 5, dtype=torch.bool))
     with pytest.raises(TypeError, match="mask must be boolean"):
         attention(JOURNEY_INPUTS, mask=torch.zeros(6, 6))
+
+
+@pytest.mark.parametrize("dropout", ["0.1", None, [0.1], torch.tensor(0.1)])
+def test_a_dropout_that_is_not_a_number_is_refused(dropout):
+    name = type(dropout).__name__
+    with pytest.raises(TypeError, match=f"dropout must be a float in \\[0, 1\\), got {name}"):
+        MultiHeadAttention(4, 4, 2, dropout=dropout)
+    with pytest.raises(TypeError, match=f"dropout must be a float in \\[0, 1\\), got {name}"):
+        CausalSelfAttention(4, 4, dropout=dropout)
+    with pytest.raises(TypeError, match=f"dropout_p must be a float in \\[0, 1\\), got {name}"):
+        attention_dropout(torch.ones(2, 2), dropout)
+    with pytest.raises(TypeError, match=f"dropout_p must be a float in \\[0, 1\\), got {name}"):
+        scaled_dot_product_attention(torch.ones(2, 2), torch.ones(2, 2), torch.ones(2, 2), dropout_p=dropout)
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_is_causal_must_be_a_bool_as_in_torch(value):
+    queries = randn(2, 3, 4)
+    with pytest.raises(TypeError, match=f"is_causal must be True or False, got {type(value).__name__}"):
+        scaled_dot_product_attention(queries, queries, queries, is_causal=value)
+    with pytest.raises(TypeError, match="is_causal must be True or False"):
+        attention_steps(queries, queries, queries, is_causal=value)
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        blockwise_attention(queries, queries, queries, causal=value)
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        MultiHeadAttention(4, 4, 2, causal=value)
+    with pytest.raises(TypeError, match="argument 'is_causal' must be bool"):
+        F.scaled_dot_product_attention(queries, queries, queries, is_causal=value)
+
+
+def test_an_empty_sequence_with_is_causal_is_empty_as_in_torch():
+    empty = randn(2, 0, 4)
+    expected = F.scaled_dot_product_attention(empty, empty, empty, is_causal=True)
+    assert expected.shape == (2, 0, 4)
+    assert scaled_dot_product_attention(empty, empty, empty, is_causal=True).shape == (2, 0, 4)
+    assert attention_steps(empty, empty, empty, is_causal=True).context.shape == (2, 0, 4)
+    assert blockwise_attention(empty, empty, empty, causal=True).shape == (2, 0, 4)
+    assert MultiHeadAttention(4, 4, 2, causal=True)(empty).shape == (2, 0, 4)
+    assert MultiHeadAttention(4, 4, 2, causal=True).steps(empty).output.shape == (2, 0, 4)
+    assert CausalSelfAttention(4, 3)(empty).shape == (2, 0, 3)
+    assert causal_mask(0).shape == (0, 0)
+
+
+def test_causal_and_refuses_a_list():
+    with pytest.raises(TypeError, match=r"mask must be a torch.Tensor, got list"):
+        causal_and([[True, False], [True, True]], 2)
+
+
+def test_causal_and_builds_on_the_mask_device_by_default():
+    mask = torch.ones(3, 3, dtype=torch.bool, device="meta")
+    assert causal_and(mask, 3).is_meta
+
+
+def test_module_with_a_per_sequence_padding_mask_on_a_batch():
+    torch.manual_seed(0)
+    module = CausalSelfAttention(4, 3).eval()
+    inputs = randn(2, 6, 4)
+    padding = torch.ones(2, 1, 6, dtype=torch.bool)
+    padding[1, :, :2] = False  # the second sequence starts with two padding tokens
+    with torch.no_grad():
+        output = module(inputs, mask=padding)
+        queries, keys, values = module.project(inputs)
+        expected = F.scaled_dot_product_attention(queries, keys, values, attn_mask=causal_mask(6) & padding)
+        assert_close(output, expected)
+        assert_close(output[0], module(inputs[0]))  # no padding: the plain causal result
+        assert_close(output[1, 2:], module(inputs[1, 2:]))  # padding ignored by the rest
+    assert torch.equal(output[1, :2], torch.zeros(2, 3))  # a padding query sees only padding: zero
+
+
+# A causal module takes boolean masks only: none, one, one that leaves a query no key; batches spread over them.
+@pytest.mark.parametrize(("batch", "mask_kind"), [((), None), ((3,), "bool"), ((2, 2), "empty row")])
+def test_module_forward_with_a_mask_equals_torch_on_its_projections(batch, mask_kind):
+    torch.manual_seed(0)
+    module = CausalSelfAttention(4, 3, dropout=0.5).eval()
+    inputs = randn(*batch, 6, 4, seed=1)
+    mask = None if mask_kind is None else allowed_keys(6, empty_row=mask_kind == "empty row")
+    with torch.no_grad():
+        output = module(inputs, mask=mask)
+        combined = causal_mask(6) if mask is None else causal_mask(6) & mask
+        queries, keys, values = module.project(inputs)
+        expected = F.scaled_dot_product_attention(queries, keys, values, attn_mask=combined, scale=module.scale)
+    assert_close(output, expected)
+    if mask_kind == "empty row":
+        assert torch.equal(output[..., 1, :], torch.zeros_like(output[..., 1, :]))
+
+
+def test_module_gives_finite_gradients_for_a_fully_masked_row():
+    module = CausalSelfAttention(3, 3)
+    inputs = randn(2, 4, 3).requires_grad_()
+    mask = torch.ones(4, 4, dtype=torch.bool)
+    mask[0] = False
+    output = module(inputs, mask=mask)
+    output.sum().backward()
+    assert torch.equal(output[:, 0], torch.zeros(2, 3))  # the attention output of query 0 is 0
+    assert torch.isfinite(inputs.grad).all()
+    assert all(torch.isfinite(parameter.grad).all() for parameter in module.parameters())
+
+
+@pytest.mark.parametrize("mask", [None, torch.ones(3, 3, dtype=torch.bool)], ids=["no mask", "mask"])
+def test_module_forward_calls_the_fused_kernel_once(mask):
+    with mock.patch.object(F, "scaled_dot_product_attention", wraps=F.scaled_dot_product_attention) as fused:
+        CausalSelfAttention(4, 4)(randn(2, 3, 4), mask=mask)
+    assert fused.call_count == 1
+    assert fused.call_args.kwargs.get("is_causal", False) == (mask is None)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["no mask", "mask"])
+def test_module_a_future_token_cannot_change_earlier_outputs(masked):
+    torch.manual_seed(0)
+    module = CausalSelfAttention(4, 4)
+    mask = torch.ones(6, 6, dtype=torch.bool) if masked else None
+    inputs = randn(2, 6, 4)
+    changed = inputs.clone()
+    changed[:, 4] += 10.0
+    with torch.no_grad():
+        before, after = module(inputs, mask=mask), module(changed, mask=mask)
+    torch.testing.assert_close(after[:, :4], before[:, :4], atol=0, rtol=0)
+    assert not torch.allclose(after[:, 4:], before[:, 4:])
+
+
+def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
+    module = CausalSelfAttention(4, 4).double()
+    message = "inputs have dtype torch.float32 but the module's weights have dtype torch.float64"
+    with pytest.raises(TypeError, match=message):
+        module(randn(2, 3, 4))
+    assert module(randn(2, 3, 4, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(RuntimeError):  # what torch says instead: a matmul error
+        torch.nn.Linear(4, 4).double()(randn(2, 3, 4))

@@ -1,7 +1,6 @@
 """The data-flow figures: each one's numbers against an independent computation and the numbers
 the pages print, one colour per role, and every figure a page shows is generated with alt text."""
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from selfattention.figures import ROLE_COLOURS, Diagram, Operator, Panel, draw_diagram
+from sitebuild import figures
+from sitebuild.diagrams import ROLE_COLOURS, Diagram, Operator, Panel, draw_diagram
 from tests.seeds import (
     JOURNEY_CONTEXT,
     JOURNEY_INPUTS,
@@ -34,16 +34,12 @@ from tests.seeds import (
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parent.parent
-HOOK = ROOT / "hooks" / "figures.py"
-FOUR = dict(atol=5e-5, rtol=0)  # the pages print four decimals
+FOUR = {"atol": 5e-5, "rtol": 0}  # the pages print four decimals
 
 
 @pytest.fixture(scope="module")
 def hook():
-    spec = importlib.util.spec_from_file_location("figures_hook", HOOK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return figures
 
 
 def panels(hook, name):
@@ -78,7 +74,9 @@ def test_the_eight_steps_of_the_three_input_tutorial(hook):
     assert torch.equal(two["$W_v$"].values, W_VALUE)
     diagram = hook.FIGURES["trainable-3-projections"]()
     x = QKV_INPUTS.numpy()
-    for row, (weight, expected) in zip(diagram.rows, [(W_KEY, QKV_KEYS), (W_QUERY, QKV_QUERIES), (W_VALUE, QKV_VALUES)]):
+    for row, (weight, expected) in zip(
+        diagram.rows, [(W_KEY, QKV_KEYS), (W_QUERY, QKV_QUERIES), (W_VALUE, QKV_VALUES)], strict=True
+    ):
         result = row[-1].values
         np.testing.assert_array_equal(result, x @ weight.numpy())
         assert torch.equal(result, expected) and torch.equal(row[0].values, QKV_INPUTS)
@@ -97,7 +95,9 @@ def test_the_eight_steps_of_the_three_input_tutorial(hook):
     torch.testing.assert_close(rounded[-1].values, QKV_ROUNDED_OUTPUTS)
     torch.testing.assert_close(exact[0].values, QKV_EXACT_WEIGHTS, **FOUR)
     torch.testing.assert_close(exact[-1].values, QKV_EXACT_OUTPUTS, **FOUR)
-    np.testing.assert_allclose(exact[-1].values, softmax(QKV_SCORES.numpy().astype(float)) @ QKV_VALUES.numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        exact[-1].values, softmax(QKV_SCORES.numpy().astype(float)) @ QKV_VALUES.numpy(), atol=1e-5
+    )
 
 
 def test_causal_figures_show_the_mask_and_the_masked_weights(hook):
@@ -136,7 +136,7 @@ def test_multihead_figures_split_and_concatenate_the_pages_heads(hook):
         np.testing.assert_allclose(row[2].values, v[:, cols], atol=1e-6)
         np.testing.assert_allclose(row[4].values, weights @ v[:, cols], atol=1e-6)
         contexts.append(weights @ v[:, cols])
-    z1, z2, concatenated, output = hook.FIGURES["multihead-concat"]().panels
+    _z1, _z2, concatenated, output = hook.FIGURES["multihead-concat"]().panels
     np.testing.assert_allclose(concatenated.values, np.concatenate(contexts, axis=1), atol=1e-6)
     w_o, b_o = attention.out_proj.weight.detach().double().numpy(), attention.out_proj.bias.detach().double().numpy()
     np.testing.assert_allclose(output.values, np.concatenate(contexts, axis=1) @ w_o.T + b_o, atol=1e-6)
@@ -150,9 +150,14 @@ def test_one_colour_per_role_on_every_figure(hook):
         for panel in hook.FIGURES[name]().panels:
             if panel.name in roles:
                 assert panel.role == roles[panel.name], (name, panel.name)
-    figure = draw_diagram(Diagram(((Panel(torch.eye(2), "keys", "$K$"), Operator("="), Panel(torch.eye(2), "values", "$V$")),)))
+    figure = draw_diagram(
+        Diagram(((Panel(torch.eye(2), "keys", "$K$"), Operator("="), Panel(torch.eye(2), "values", "$V$")),))
+    )
     edges = [patch.get_edgecolor() for patch in figure.axes[0].patches if not patch.get_fill()]
-    assert [matplotlib.colors.to_hex(edge) for edge in edges] == [ROLE_COLOURS["keys"].lower(), ROLE_COLOURS["values"].lower()]
+    assert [matplotlib.colors.to_hex(edge) for edge in edges] == [
+        ROLE_COLOURS["keys"].lower(),
+        ROLE_COLOURS["values"].lower(),
+    ]
     texts = [text.get_text() for text in figure.axes[0].texts]
     assert texts.count("1.00") == 4 and texts.count("0.00") == 4 and texts.count("(2, 2)") == 2
     with pytest.raises(ValueError, match="role must be one of"):
@@ -164,16 +169,17 @@ def test_one_colour_per_role_on_every_figure(hook):
 def test_every_figure_a_page_shows_is_generated_with_alt_text(hook):
     shown = {}
     for page in (ROOT / "docs").glob("*.md"):
-        for alt, name, theme in re.findall(r"!\[([^\]]*)\]\(images/figures/([\w-]+)-(light|dark)\.svg#only-\3\)", page.read_text(encoding="utf-8")):
+        for alt, name, theme in re.findall(
+            r"!\[([^\]]*)\]\(images/figures/([\w-]+)-(light|dark)\.svg#only-\3\)", page.read_text(encoding="utf-8")
+        ):
             assert len(alt) > 30, (page.name, name)
             shown.setdefault(name, set()).add(theme)
     assert set(shown) == set(hook.FIGURES) and all(themes == {"light", "dark"} for themes in shown.values())
-    for page, prefix in [("simplified", "simplified-"), ("trainable", "trainable-"), ("causal", "causal-"), ("multihead", "multihead-")]:
+    for page, prefix in [
+        ("simplified", "simplified-"),
+        ("trainable", "trainable-"),
+        ("causal", "causal-"),
+        ("multihead", "multihead-"),
+    ]:
         text = (ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
         assert all(f"images/figures/{name}-light.svg" in text for name in hook.FIGURES if name.startswith(prefix))
-
-
-def test_the_hook_renders_svg_for_both_themes(hook):
-    light, dark = hook.render("causal-mask", "light"), hook.render("causal-mask", "dark")
-    assert light.startswith(b"<?xml") and b"<svg" in light and light != dark
-    assert hook.render("causal-mask", "light") == light  # identical on every build

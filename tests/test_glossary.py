@@ -14,15 +14,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_docs import fences
+from tests.pages import fences
 
 ZH = Path(__file__).resolve().parent.parent / "docs" / "zh"
 GLOSSARY = ZH / "glossary.md"
 # The terms of 动手学深度学习 and the newer ones that the issue names: the glossary must list them.
 REQUIRED = [
-    "查询", "键", "值", "注意力分数", "注意力权重", "缩放点积注意力", "多头注意力", "掩蔽", "自注意力", "位置编码",
-    "因果掩码", "交叉注意力", "旋转位置编码", "KV 缓存", "多查询注意力", "分组查询注意力",
-]  # fmt: skip
+    "查询",
+    "键",
+    "值",
+    "注意力分数",
+    "注意力权重",
+    "缩放点积注意力",
+    "多头注意力",
+    "掩蔽",
+    "自注意力",
+    "位置编码",
+    "因果掩码",
+    "交叉注意力",
+    "旋转位置编码",
+    "KV 缓存",
+    "多查询注意力",
+    "分组查询注意力",
+]
 
 
 def table_under(text: str, anchor: str) -> list[list[str]]:

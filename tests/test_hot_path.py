@@ -3,9 +3,9 @@
 Every public function and module ``forward`` is run (with the value checks in their default
 mode, off) under a dispatch mode that counts ``aten._local_scalar_dense``, the operation behind
 ``.item()``, ``bool(tensor)`` and ``.tolist()``: each is a host synchronisation, a stall on a
-GPU. Then each is compiled with ``torch.compile(fullgraph=True)`` (which fails at the first
-graph break; the ``eager`` backend needs no compiler) and the modules are exported with
-``torch.export.export``.
+GPU. Then each distinct path through them (see COMPILED_MODULES and COMPILED_FUNCTIONS) is
+compiled with ``torch.compile(fullgraph=True)`` (which fails at the first graph break; the
+``eager`` backend needs no compiler), and the modules' paths are exported with ``torch.export.export``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import selfattention as sa
 from selfattention import (
@@ -24,23 +23,7 @@ from selfattention import (
     checks,
     checks_enabled,
 )
-
-
-class CountSyncs(TorchDispatchMode):
-    """Counts the ATen operations that read a tensor's value back to the host."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.syncs = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        if func is torch.ops.aten._local_scalar_dense.default:
-            self.syncs += 1
-        return func(*args, **(kwargs or {}))
-
-
-def randn(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+from tests.conftest import CountSyncs, assert_close, randn
 
 
 def modules() -> dict[str, tuple[torch.nn.Module, dict[str, torch.Tensor]]]:
@@ -52,9 +35,18 @@ def modules() -> dict[str, tuple[torch.nn.Module, dict[str, torch.Tensor]]]:
         "MultiHeadAttention causal": (MultiHeadAttention(8, 8, 2, causal=True).eval(), {}),
         "MultiHeadAttention causal mask": (MultiHeadAttention(8, 8, 2, causal=True).eval(), {"mask": allowed}),
         "MultiHeadAttention training": (MultiHeadAttention(8, 8, 2, dropout=0.1).train(), {}),
-        "MultiHeadAttention grouped-query rope": (MultiHeadAttention(8, 8, 4, num_kv_heads=2, causal=True, rope=True).eval(), {}),
-        "MultiHeadAttention multi-query mask": (MultiHeadAttention(8, 8, 2, num_kv_heads=1, causal=True).eval(), {"mask": allowed}),
-        "MultiHeadAttention cross-attention": (MultiHeadAttention(8, 8, 2, num_kv_heads=1).eval(), {"context": randn(2, 3, 8, seed=9)}),
+        "MultiHeadAttention grouped-query rope": (
+            MultiHeadAttention(8, 8, 4, num_kv_heads=2, causal=True, rope=True).eval(),
+            {},
+        ),
+        "MultiHeadAttention multi-query mask": (
+            MultiHeadAttention(8, 8, 2, num_kv_heads=1, causal=True).eval(),
+            {"mask": allowed},
+        ),
+        "MultiHeadAttention cross-attention": (
+            MultiHeadAttention(8, 8, 2, num_kv_heads=1).eval(),
+            {"context": randn(2, 3, 8, seed=9)},
+        ),
         "SelfAttention": (SelfAttention(8, 4).eval(), {}),
         "SelfAttention float mask": (SelfAttention(8, 4).eval(), {"mask": torch.zeros(5, 5)}),
         "CausalSelfAttention": (CausalSelfAttention(8, 4).eval(), {}),
@@ -79,11 +71,23 @@ def functions() -> dict[str, tuple[Callable[..., object], tuple[object, ...]]]:
         "weighted_values": (sa.weighted_values, (weights, v)),
         "attention_dropout": (lambda w: sa.attention_dropout(w, 0.2), (weights,)),
         "scaled_dot_product_attention": (sa.scaled_dot_product_attention, (q, k, v)),
-        "scaled_dot_product_attention mask": (lambda q, k, v, m: sa.scaled_dot_product_attention(q, k, v, mask=m), (q, k, v, allowed)),
-        "scaled_dot_product_attention causal": (lambda q, k, v: sa.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v)),
-        "scaled_dot_product_attention dropout": (lambda q, k, v: sa.scaled_dot_product_attention(q, k, v, dropout_p=0.1), (q, k, v)),
+        "scaled_dot_product_attention mask": (
+            lambda q, k, v, m: sa.scaled_dot_product_attention(q, k, v, mask=m),
+            (q, k, v, allowed),
+        ),
+        "scaled_dot_product_attention causal": (
+            lambda q, k, v: sa.scaled_dot_product_attention(q, k, v, is_causal=True),
+            (q, k, v),
+        ),
+        "scaled_dot_product_attention dropout": (
+            lambda q, k, v: sa.scaled_dot_product_attention(q, k, v, dropout_p=0.1),
+            (q, k, v),
+        ),
         "blockwise_attention": (lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2), (q, k, v)),
-        "blockwise_attention causal": (lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2, causal=True), (q, k, v)),
+        "blockwise_attention causal": (
+            lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2, causal=True),
+            (q, k, v),
+        ),
         "causal_mask": (lambda x: sa.causal_mask(x.shape[-2]), (x,)),
         "causal_and": (lambda m: sa.causal_and(m, m.shape[-1]), (allowed,)),
         "simplified_self_attention": (sa.simplified_self_attention, (x,)),
@@ -91,11 +95,105 @@ def functions() -> dict[str, tuple[Callable[..., object], tuple[object, ...]]]:
         "to_torch_attn_mask": (sa.to_torch_attn_mask, (allowed,)),
         "apply_rope": (sa.apply_rope, (q,)),
         "apply_rope positions": (lambda q: sa.apply_rope(q, torch.arange(3, 8), base=500.0), (q,)),
-    }  # fmt: skip
+    }
 
 
 MODULES = sorted(modules())
 FUNCTIONS = sorted(functions())
+# One compile per distinct path through the code (a path that runs only code another compiled case runs too is
+# not compiled again; every case above is still run uncompiled, counting its host reads):
+# MultiHeadAttention: the checked mask without the causal one; the causal mask combined with a mask; the causal
+# path without a mask, with RoPE and grouped-query heads; dropout in training; cross-attention (the context's
+# checks). SelfAttention: a float mask. CausalSelfAttention: is_causal without a mask, and the combined mask.
+COMPILED_MODULES = [
+    "MultiHeadAttention mask",
+    "MultiHeadAttention causal mask",
+    "MultiHeadAttention grouped-query rope",
+    "MultiHeadAttention training",
+    "MultiHeadAttention cross-attention",
+    "SelfAttention float mask",
+    "CausalSelfAttention",
+    "CausalSelfAttention mask",
+]
+# Every public function once, where no other compiled case runs it. Left out: "attention_scores scale" (a Python
+# float checked), "mask_scores bool" (it runs in "attention_weights"), "scaled_dot_product_attention" (its branches
+# run in "... mask" and "... causal"), "scaled_dot_product_attention dropout" (the dropout of "attention_dropout"),
+# "blockwise_attention" (its loop runs in the causal case, which also skips and masks tiles), "causal_mask" (it
+# runs in "scaled_dot_product_attention causal"), "causal_and" (in the module "CausalSelfAttention mask") and
+# "apply_rope positions" (positions and a base: in the module "MultiHeadAttention grouped-query rope").
+COMPILED_FUNCTIONS = [
+    "attention_scores",
+    "mask_scores float",
+    "attention_weights",
+    "attention_context",
+    "weighted_values",
+    "attention_dropout",
+    "scaled_dot_product_attention mask",
+    "scaled_dot_product_attention causal",
+    "blockwise_attention causal",
+    "simplified_self_attention",
+    "self_attention",
+    "to_torch_attn_mask",
+    "apply_rope",
+]
+# torch.export: the compiled paths that run in evaluation (no dropout), except CausalSelfAttention without a mask,
+# which test_causal_modules_export_with_a_dynamic_length exports (with MultiHeadAttention's causal path).
+EXPORTED_MODULES = [
+    "MultiHeadAttention mask",
+    "MultiHeadAttention causal mask",
+    "MultiHeadAttention grouped-query rope",
+    "MultiHeadAttention cross-attention",
+    "SelfAttention float mask",
+    "CausalSelfAttention mask",
+]
+
+
+# Public names that are not on a training or inference hot path, each with its reason. Every other public
+# name must be run above (a new function or module is added to `functions()` or `modules()`).
+NOT_ON_THE_HOT_PATH = {
+    # What the step helpers return, and the step helpers themselves: the explicit form the pages print
+    # (test_step_helpers_compile_too_and_skip_their_scans_while_tracing compiles them).
+    "AttentionSteps",
+    "MultiHeadSteps",
+    "OnlineSoftmaxState",
+    "BlockwiseGradients",
+    "attention_steps",
+    "self_attention_steps",
+    "blockwise_attention_steps",
+    "blockwise_attention_gradients",
+    # The value checks' switch.
+    "checks",
+    "checks_enabled",
+    "set_checks",
+    # Conversions of weights, run once: RoPE's angle table is computed inside apply_rope too.
+    "from_torch_multihead",
+    "to_torch_multihead",
+    "halves_to_pairs",
+    "rope_angles",
+    # The KV cache: tests/test_kv_cache.py compiles a cached step and counts its host reads.
+    "KVCache",
+    # The pages' experiments and plots.
+    "SoftmaxSaturation",
+    "softmax_saturation",
+    "plot_attention",
+    "InductionBatch",
+    "InductionModel",
+    "InductionTask",
+    "induction_batch",
+    "train_induction_model",
+}
+
+
+def test_every_public_name_is_on_the_hot_path_or_says_why_not():
+    run = {name.split()[0] for name in [*MODULES, *FUNCTIONS]}
+    assert sorted(set(sa.__all__) - run - NOT_ON_THE_HOT_PATH) == []
+    assert sorted((run | NOT_ON_THE_HOT_PATH) - set(sa.__all__)) == []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_compiler_caches():
+    """Compile this file's functions from scratch: nothing compiled by another test file is reused."""
+    torch.compiler.reset()
 
 
 def test_checks_are_off_by_default_and_restored():
@@ -128,7 +226,7 @@ def test_function_reads_no_value(name):
     assert counter.syncs == 0
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", COMPILED_MODULES)
 def test_module_compiles_without_graph_break(name):
     module, kwargs = modules()[name]
     inputs = randn(2, 5, 8)
@@ -140,16 +238,15 @@ def test_module_compiles_without_graph_break(name):
     if module.training:
         assert result.shape == expected.shape  # dropout: different draws inside the graph
     else:
-        torch.testing.assert_close(result, expected)
+        assert_close(result, expected)
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", COMPILED_FUNCTIONS)
 def test_function_compiles_without_graph_break(name):
     function, args = functions()[name]
-    torch._dynamo.reset()
     result = torch.compile(function, fullgraph=True, backend="eager", dynamic=False)(*args)
     if "dropout" not in name:
-        torch.testing.assert_close(result, function(*args))
+        assert_close(result, function(*args))
 
 
 @pytest.mark.parametrize("step", ["attention_steps", "self_attention_steps", "MultiHeadAttention.steps"])
@@ -164,36 +261,40 @@ def test_step_helpers_compile_too_and_skip_their_scans_while_tracing(step):
     torch.manual_seed(0)
     expected = call()
     torch.manual_seed(0)
-    torch.testing.assert_close(torch.compile(call, fullgraph=True, backend="eager")(), expected)
+    assert_close(torch.compile(call, fullgraph=True, backend="eager")(), expected)
 
 
 def test_causal_length_traces_as_a_dynamic_size():
     """The causal mask is built from the traced shape: one graph serves every length."""
     function = torch.compile(
-        lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True), fullgraph=True, backend="eager", dynamic=True
+        lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True),
+        fullgraph=True,
+        backend="eager",
+        dynamic=True,
     )
     for seq_len in (3, 7):
         q = randn(2, seq_len, 4)
-        torch.testing.assert_close(function(q), torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True))
+        assert_close(function(q), torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True))
 
 
-@pytest.mark.parametrize("name", ["MultiHeadAttention", "MultiHeadAttention causal", "MultiHeadAttention causal mask",
-                                  "MultiHeadAttention grouped-query rope", "MultiHeadAttention cross-attention",
-                                  "SelfAttention float mask", "CausalSelfAttention", "CausalSelfAttention mask"])  # fmt: skip
+@pytest.mark.parametrize("name", EXPORTED_MODULES)
 def test_module_exports(name):
     module, kwargs = modules()[name]
     inputs = randn(2, 5, 8)
     exported = torch.export.export(module, (inputs,), kwargs)
-    torch.testing.assert_close(exported.module()(inputs, **kwargs), module(inputs, **kwargs))
+    assert_close(exported.module()(inputs, **kwargs), module(inputs, **kwargs))
 
 
-@pytest.mark.parametrize("module", [MultiHeadAttention(8, 8, 2, causal=True).eval(), CausalSelfAttention(8, 4).eval()],
-                         ids=["MultiHeadAttention", "CausalSelfAttention"])  # fmt: skip
+@pytest.mark.parametrize(
+    "module",
+    [MultiHeadAttention(8, 8, 2, causal=True).eval(), CausalSelfAttention(8, 4).eval()],
+    ids=["MultiHeadAttention", "CausalSelfAttention"],
+)
 def test_causal_modules_export_with_a_dynamic_length(module):
     seq_len = torch.export.Dim("seq_len", min=2, max=64)
     exported = torch.export.export(module, (randn(2, 5, 8),), dynamic_shapes={"inputs": {1: seq_len}})
     inputs = randn(2, 9, 8, seed=3)
-    torch.testing.assert_close(exported.module()(inputs), module(inputs))
+    assert_close(exported.module()(inputs), module(inputs))
 
 
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
@@ -203,9 +304,11 @@ def test_causal_paths_trace_with_torch_jit_for_another_length():
     module = MultiHeadAttention(8, 8, 2, causal=True).eval()
     traced = [
         (torch.jit.trace(module, (randn(2, 5, 8),)), module),
-        (torch.jit.trace(lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True), (randn(2, 5, 8),)),
-         lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True)),
-    ]  # fmt: skip
+        (
+            torch.jit.trace(lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True), (randn(2, 5, 8),)),
+            lambda q: sa.scaled_dot_product_attention(q, q, q, is_causal=True),
+        ),
+    ]
     inputs = randn(2, 7, 8, seed=1)
     for function, reference in traced:
-        torch.testing.assert_close(function(inputs), reference(inputs))
+        assert_close(function(inputs), reference(inputs))

@@ -1,7 +1,6 @@
 """Property-based tests (Hypothesis): over shapes, batch sizes, masks, scales and dtypes, this
-package's attention equals PyTorch's. Derandomized, so every run checks the same examples."""
-
-import math
+package's attention equals PyTorch's. Derandomized, so every run checks the same examples; 25 examples per
+property keep the file at a few seconds."""
 
 import torch
 import torch.nn.functional as F
@@ -17,9 +16,9 @@ from selfattention import (
     to_torch_attn_mask,
     to_torch_multihead,
 )
+from tests.conftest import assert_close
 
-TOLERANCES = {torch.float32: 2e-5, torch.float64: 1e-12}
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None)
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
 
 
 @st.composite
@@ -52,10 +51,9 @@ def test_equals_torch_sdpa(problem):
     queries, keys, values, mask, scale = problem
     ours = scaled_dot_product_attention(queries, keys, values, mask=mask, scale=scale)
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
-    tolerance = TOLERANCES[queries.dtype]
     assert ours.shape == theirs.shape
     assert not torch.isnan(ours).any()
-    torch.testing.assert_close(ours, torch.nan_to_num(theirs), atol=tolerance, rtol=tolerance)
+    assert_close(ours, torch.nan_to_num(theirs))
 
 
 @SETTINGS
@@ -66,12 +64,12 @@ def test_weights_are_a_distribution_over_the_allowed_keys(problem):
     assert torch.all(weights >= 0)
     sums = weights.sum(-1)
     if mask is None or mask.is_floating_point():
-        torch.testing.assert_close(sums, torch.ones_like(sums))
+        assert_close(sums, torch.ones_like(sums))
     else:
         allowed = mask.expand_as(weights)
         assert torch.all(weights[~allowed] == 0)
         expected = allowed.any(-1).to(sums.dtype)  # 1, or 0 for a query with no key
-        torch.testing.assert_close(sums, expected)
+        assert_close(sums, expected)
 
 
 @SETTINGS
@@ -82,8 +80,7 @@ def test_blockwise_equals_naive(problem, block_size, causal):
         keys, values = queries, queries  # causal needs as many keys as queries
     naive = scaled_dot_product_attention(queries, keys, values, scale=scale, is_causal=causal)
     blockwise = blockwise_attention(queries, keys, values, block_size=block_size, causal=causal, scale=scale)
-    tolerance = TOLERANCES[queries.dtype]
-    torch.testing.assert_close(blockwise, naive, atol=tolerance, rtol=tolerance)
+    assert_close(blockwise, naive)
 
 
 @SETTINGS
@@ -104,7 +101,7 @@ def test_multihead_equals_torch(batch, seq_len, heads_and_width, causal, qkv_bia
     attn_mask = to_torch_attn_mask(torch.ones(seq_len, seq_len, dtype=torch.bool).tril()) if causal else None
     with torch.no_grad():
         expected, _ = theirs(inputs, inputs, inputs, attn_mask=attn_mask, need_weights=False)
-        torch.testing.assert_close(ours(inputs), expected, atol=1e-5, rtol=1e-5)
+        assert_close(ours(inputs), expected)
 
 
 @SETTINGS
@@ -117,4 +114,3 @@ def test_simplified_is_finite_and_a_convex_combination(seq_len, d, magnitude):
     lower, upper = (inputs * magnitude).amin(0), (inputs * magnitude).amax(0)
     tolerance = 1e-9 * magnitude
     assert torch.all(context >= lower - tolerance) and torch.all(context <= upper + tolerance)
-    assert math.isfinite(context.sum().item())

@@ -1,3 +1,6 @@
+"""softmax_saturation: the spread of the scores, and the saturation of the softmax, scaled or not."""
+
+import functools
 import math
 
 import pytest
@@ -6,8 +9,15 @@ import torch
 from selfattention import softmax_saturation
 
 
-def run(d_k, **kwargs):
+def seeded(d_k, **kwargs):
     return softmax_saturation(d_k, generator=torch.Generator().manual_seed(0), **kwargs)
+
+
+@functools.cache
+def run(d_k, scale=None):
+    """The seeded measurement, made once per test process, over 500 queries of 16 keys each (the default 2000
+    take four times as long at d_k = 1024; with 500 the variances still agree with d_k and 1 to within 3 %)."""
+    return seeded(d_k, scale=scale, num_queries=500)
 
 
 @pytest.mark.parametrize("d_k", [4, 64, 1024])
@@ -36,7 +46,7 @@ def test_gradient_norm_is_that_of_the_softmax_jacobian():
 
 
 def test_seeded_runs_repeat_exactly():
-    assert run(16) == run(16)
+    assert seeded(16) == seeded(16)
 
 
 def test_bad_arguments():

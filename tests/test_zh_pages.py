@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_docs import fences
+from tests.pages import fences
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 ZH = DOCS / "zh"
@@ -27,7 +27,7 @@ def sources(root: Path, *, skip_zh: bool) -> set[str]:
     for pattern in ("*.md", "*.ipynb"):
         for path in root.rglob(pattern):
             relative = path.relative_to(root)
-            if skip_zh and relative.parts[0] == "zh" or ".ipynb_checkpoints" in relative.parts:
+            if (skip_zh and relative.parts[0] == "zh") or ".ipynb_checkpoints" in relative.parts:
                 continue
             found.add(relative.as_posix())
     return found
@@ -59,7 +59,7 @@ def code_blocks(path: Path) -> list[str]:
 def test_code_is_identical_in_both_editions(name):
     english, chinese = code_blocks(DOCS / name), code_blocks(ZH / name)
     assert english, f"{name} has no code block"
-    for number, (en, zh) in enumerate(zip(english, chinese), start=1):
+    for number, (en, zh) in enumerate(zip(english, chinese, strict=False), start=1):
         assert zh == en, f"{name}: code block {number} differs between docs/{name} and docs/zh/{name}"
     assert len(chinese) == len(english), f"{name}: {len(english)} code blocks in English, {len(chinese)} in Chinese"
 

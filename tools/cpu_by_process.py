@@ -5,8 +5,9 @@
 Samples /proc every 0.2 s while the command runs and adds up, per kind (Chromium, the test
 workers, the site builds, ...), the CPU time (user + system) of the command and each process it
 starts, at the last sample that saw it: a process that lives less than 0.2 s, or leaves the
-command's tree (an orphan), may be missed or cut short, so the total is a lower bound. What the suite's time goes to: it is
-CPU-bound, so the groups say where less work would make it faster (see CONTRIBUTING.md).
+command's tree (an orphan), may be missed or cut short, so the total is a lower bound. What the
+suite's time goes to: it is CPU-bound, so the groups say where less work would make it faster
+(see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 KINDS = [  # (kind, words in the command line), first match wins
     ("chromium", ("chrom",)),
     ("playwright driver", ("playwright",)),
-    ("copy runner", ("copy_runner",)),
     ("site builds", ("mkdocs", "properdocs")),
     ("notebook kernels", ("ipykernel",)),
-    ("benchmark subprocesses", ("selfattention.benchmark",)),
+    ("benchmark subprocesses", ("-m benchmarks",)),
     ("test workers", ("exec(eval(sys.stdin",)),
     ("pytest controller", ("pytest",)),
     ("node", ("node",)),

@@ -5,6 +5,8 @@ fine) and follows the conventions of `torch.nn.functional.scaled_dot_product_att
 ``scale=None`` means ``1 / sqrt(d_k)`` and a boolean mask is ``True`` where a query may attend.
 """
 
+from importlib.metadata import version
+
 from selfattention._checks import checks, checks_enabled, set_checks
 from selfattention.attention import (
     AttentionSteps,
@@ -42,7 +44,7 @@ from selfattention.toy import (
 )
 from selfattention.trainable import SelfAttention, self_attention, self_attention_steps
 
-__version__ = "0.1.0"
+__version__ = version("selfattention")  # pyproject.toml's version, as installed
 
 __all__ = [
     "AttentionSteps",

@@ -24,6 +24,7 @@ import math
 import numbers
 import operator
 from types import TracebackType
+from typing import overload
 
 import torch
 from torch import Tensor
@@ -54,7 +55,7 @@ def set_checks(enabled: bool) -> None:
     _VALUE_CHECKS = enabled
 
 
-class checks(contextlib.ContextDecorator):  # noqa: N801 - used like torch.no_grad
+class checks(contextlib.ContextDecorator):  # lower case: used like torch.no_grad
     """Value checks on (or off) inside a ``with`` block or a decorated function.
 
     ``with checks():`` runs the NaN and infinity scans of `set_checks` in every call inside
@@ -73,7 +74,7 @@ class checks(contextlib.ContextDecorator):  # noqa: N801 - used like torch.no_gr
         ...     except ValueError as error:
         ...         print(error)
         inputs contains NaN or infinite values (the first at index (0, 1), value nan); attention would carry it into the outputs
-    """
+    """  # noqa: E501 - the error message the doctest prints is one line
 
     def __init__(self, enabled: bool = True) -> None:
         if not isinstance(enabled, bool):
@@ -107,8 +108,7 @@ def check_floating(name: str, value: object, *, min_dim: int = 2) -> Tensor:
         )
     if tensor.dim() < min_dim:
         raise ValueError(
-            f"{name} must have at least {min_dim} dimensions (..., seq_len, d), "
-            f"got shape {tuple(tensor.shape)}"
+            f"{name} must have at least {min_dim} dimensions (..., seq_len, d), got shape {tuple(tensor.shape)}"
         )
     return tensor
 
@@ -193,9 +193,7 @@ def check_module_inputs(inputs: object, d_in: int, weight: Tensor | None = None)
     device of the module's ``weight`` when one is given."""
     tensor = check_finite("inputs", check_floating("inputs", inputs))
     if tensor.shape[-1] != d_in:
-        raise ValueError(
-            f"inputs must have shape (..., seq_len, d_in={d_in}), got shape {tuple(tensor.shape)}"
-        )
+        raise ValueError(f"inputs must have shape (..., seq_len, d_in={d_in}), got shape {tuple(tensor.shape)}")
     if weight is not None:
         if tensor.dtype != weight.dtype:
             raise TypeError(
@@ -258,6 +256,28 @@ def broadcasts_to(shape: torch.Size | tuple[int, ...], target: torch.Size | tupl
     return all(size == 1 or size == wanted for size, wanted in zip(reversed(shape), reversed(target), strict=False))
 
 
+@overload
+def check_mask(
+    mask: Tensor,
+    scores_shape: torch.Size | tuple[int, ...],
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+    always: bool = False,
+) -> Tensor: ...
+
+
+@overload
+def check_mask(
+    mask: object,
+    scores_shape: torch.Size | tuple[int, ...],
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+    always: bool = False,
+) -> Tensor | None: ...
+
+
 def check_mask(
     mask: object,
     scores_shape: torch.Size | tuple[int, ...],
@@ -284,7 +304,9 @@ def check_mask(
             f"mask.to({dtype}) after making sure its values fit"
         )
     if device is not None and tensor.device != device:
-        raise ValueError(f"mask is on {tensor.device} but the scores are on {device}: move it with mask.to({str(device)!r})")
+        raise ValueError(
+            f"mask is on {tensor.device} but the scores are on {device}: move it with mask.to({str(device)!r})"
+        )
     if not broadcasts_to(tensor.shape, scores_shape):
         raise ValueError(
             f"mask of shape {tuple(tensor.shape)} cannot broadcast to the scores' shape "

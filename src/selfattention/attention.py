@@ -34,8 +34,8 @@ HALF = (torch.float16, torch.bfloat16)  # dtypes whose scores and softmax are co
 
 __all__ = [
     "AttentionSteps",
-    "attention_dropout",
     "attention_context",
+    "attention_dropout",
     "attention_scores",
     "attention_steps",
     "attention_weights",
@@ -247,9 +247,7 @@ def _check_mask_or_causal(
     return check_mask(mask, scores_shape, dtype=queries.dtype, device=queries.device, always=always)
 
 
-def attention_dropout(
-    weights: Tensor, p: float, *, generator: torch.Generator | None = None
-) -> Tensor:
+def attention_dropout(weights: Tensor, p: float, *, generator: torch.Generator | None = None) -> Tensor:
     """Inverted dropout on attention weights: zero each with probability ``p``, scale the rest
     by ``1 / (1 - p)`` so that the expected weights are unchanged.
 

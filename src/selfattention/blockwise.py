@@ -114,9 +114,7 @@ def _check(
     return block_size, causal, default_scale(check_scale(scale), queries.shape[-1])
 
 
-def _scores_tile(
-    scaled_queries: Tensor, keys: Tensor, *, q_start: int, k_start: int, causal: bool
-) -> Tensor:
+def _scores_tile(scaled_queries: Tensor, keys: Tensor, *, q_start: int, k_start: int, causal: bool) -> Tensor:
     """One tile of scores, ``(..., bq, bk)``, for ``scaled_queries = queries * scale`` at
     positions ``q_start...`` and ``keys`` at ``k_start...``; with ``causal``, a key after a
     query scores ``-inf``. The forward and the backward both call it, so the backward
@@ -188,10 +186,10 @@ def _forward(
     for q_start in range(0, n_q, block_size):
         query_block = scaled_queries[..., q_start : q_start + block_size, :]  # (..., bq, d_k)
         state = None
-        for state in _key_blocks(  # noqa: B007 - the state after the last block is the one needed
+        for block_state in _key_blocks(
             query_block, keys, values, block_size=block_size, causal=causal, q_start=q_start
         ):
-            pass
+            state = block_state  # the state after the last key block is the one needed
         if state is not None:  # else no key at all: O = 0, L = -inf
             output[..., q_start : q_start + block_size, :] = state.output
             logsumexp[..., q_start : q_start + block_size, :] = state.logsumexp
@@ -303,7 +301,8 @@ def blockwise_attention(
     -> ``(..., n_q, d_v)``.
     """
     block_size, causal, scale = _check(queries, keys, values, block_size, causal, scale)
-    return _BlockwiseAttention.apply(queries, keys, values, block_size, scale, causal)
+    output: Tensor = _BlockwiseAttention.apply(queries, keys, values, block_size, scale, causal)
+    return output
 
 
 @dataclass(frozen=True)

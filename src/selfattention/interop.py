@@ -49,8 +49,7 @@ def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
         raise TypeError(f"module must be a MultiHeadAttention, got {type(module).__name__}")
     if module.d_in != module.d_out:
         raise ValueError(
-            f"nn.MultiheadAttention needs d_in == d_out (its embed_dim), got d_in={module.d_in}, "
-            f"d_out={module.d_out}"
+            f"nn.MultiheadAttention needs d_in == d_out (its embed_dim), got d_in={module.d_in}, d_out={module.d_out}"
         )
     if module.num_kv_heads != module.num_heads:
         raise ValueError(
@@ -62,9 +61,14 @@ def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
         raise ValueError("nn.MultiheadAttention has no rotary positions, got a module with rope=True")
     linears = (module.w_query, module.w_key, module.w_value)
     torch_module = nn.MultiheadAttention(
-        module.d_out, module.num_heads, dropout=module.dropout, bias=True, batch_first=True,
-        device=module.out_proj.weight.device, dtype=module.out_proj.weight.dtype,
-    )  # fmt: skip
+        module.d_out,
+        module.num_heads,
+        dropout=module.dropout,
+        bias=True,
+        batch_first=True,
+        device=module.out_proj.weight.device,
+        dtype=module.out_proj.weight.dtype,
+    )
     with torch.no_grad():
         torch_module.in_proj_weight.copy_(torch.cat([linear.weight for linear in linears]))
         assert torch_module.in_proj_bias is not None
@@ -77,24 +81,24 @@ def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
     return torch_module.train(module.training)
 
 
-def from_torch_multihead(
-    torch_module: nn.MultiheadAttention, *, causal: bool = False
-) -> MultiHeadAttention:
+def from_torch_multihead(torch_module: nn.MultiheadAttention, *, causal: bool = False) -> MultiHeadAttention:
     """A `selfattention.MultiHeadAttention` with the weights of ``torch_module``."""
     if not isinstance(torch_module, nn.MultiheadAttention):
-        raise TypeError(
-            f"torch_module must be an nn.MultiheadAttention, got {type(torch_module).__name__}"
-        )
-    if not torch_module._qkv_same_embed_dim or torch_module.in_proj_weight is None:
+        raise TypeError(f"torch_module must be an nn.MultiheadAttention, got {type(torch_module).__name__}")
+    if not torch_module.kdim == torch_module.vdim == torch_module.embed_dim or torch_module.in_proj_weight is None:
         raise ValueError("only nn.MultiheadAttention with kdim == vdim == embed_dim is supported")
     if torch_module.bias_k is not None or torch_module.add_zero_attn:
         raise ValueError("add_bias_kv and add_zero_attn have no counterpart here")
     embed_dim = torch_module.embed_dim
     has_bias = torch_module.in_proj_bias is not None
     module = MultiHeadAttention(
-        embed_dim, embed_dim, torch_module.num_heads,
-        dropout=torch_module.dropout, causal=causal, qkv_bias=has_bias,
-    ).to(device=torch_module.in_proj_weight.device, dtype=torch_module.in_proj_weight.dtype)  # fmt: skip
+        embed_dim,
+        embed_dim,
+        torch_module.num_heads,
+        dropout=torch_module.dropout,
+        causal=causal,
+        qkv_bias=has_bias,
+    ).to(device=torch_module.in_proj_weight.device, dtype=torch_module.in_proj_weight.dtype)
     weights = torch_module.in_proj_weight.detach().chunk(3)
     with torch.no_grad():
         for linear, weight in zip((module.w_query, module.w_key, module.w_value), weights, strict=True):

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from selfattention._checks import check_size, check_tensor
 
-__all__ = ["causal_mask", "causal_and"]
+__all__ = ["causal_and", "causal_mask"]
 
 
 def causal_mask(seq_len: int, *, key_len: int | None = None, device: torch.device | str | None = None) -> Tensor:
@@ -62,7 +62,5 @@ def causal_and(mask: Tensor | None, seq_len: int, *, device: torch.device | str 
         return causal_mask(seq_len, device=device)
     mask = check_tensor("mask", mask)
     if mask.dtype != torch.bool:
-        raise TypeError(
-            f"with the causal mask, mask must be boolean (True = may attend), got dtype {mask.dtype}"
-        )
+        raise TypeError(f"with the causal mask, mask must be boolean (True = may attend), got dtype {mask.dtype}")
     return causal_mask(seq_len, device=mask.device if device is None else device) & mask

@@ -281,11 +281,16 @@ class MultiHeadAttention(nn.Module):
         mask, is_causal = self.check(inputs, mask, context=context, cache=cache)
         queries, keys, values = self.project(inputs, context=context, cache=cache)
         attended = F.scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
-            queries, keys, values, attn_mask=mask, is_causal=is_causal,
+            queries,
+            keys,
+            values,
+            attn_mask=mask,
+            is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0,
             enable_gqa=self.num_kv_heads != self.num_heads,
-        )  # fmt: skip
-        return self.out_proj(self.merge_heads(attended))  # (..., seq_len, d_out)
+        )
+        output: Tensor = self.out_proj(self.merge_heads(attended))  # (..., seq_len, d_out)
+        return output
 
     def steps(
         self,

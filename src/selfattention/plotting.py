@@ -15,7 +15,7 @@ from selfattention._checks import check_floating
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_attention", "svg_bytes"]
+__all__ = ["plot_attention"]
 
 # Text and line colours that read well on Material's light and dark ("slate") backgrounds.
 _THEMES = {
@@ -100,23 +100,10 @@ def plot_attention(
         for i in range(n_q):
             for j in range(n_k):
                 # Dark text on the bright (yellow-green) end of viridis, light text elsewhere.
-                bright = values[i, j] > 0.6 * image.norm.vmax
-                axes.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                          color="#1f2328" if bright else "#ffffff")  # fmt: skip
+                bright = values[i, j] > 0.6 * top
+                colour = "#1f2328" if bright else "#ffffff"
+                axes.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8, color=colour)
     colorbar = figure.colorbar(image, ax=axes, shrink=0.85)
     colorbar.ax.tick_params(colors=colours["text"], labelsize=label_size)
     colorbar.outline.set_visible(False)
     return figure
-
-
-def svg_bytes(figure: Figure) -> bytes:
-    """The figure as an SVG file that is byte-for-byte the same on every run (no date, fixed
-    ids), so that a rebuilt site or a re-run benchmark does not change files needlessly."""
-    import io
-
-    import matplotlib
-
-    buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "selfattention"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()

@@ -129,7 +129,9 @@ def induction_batch(task: InductionTask, batch_size: int, generator: torch.Gener
     index = torch.where(first | second, in_segment, filler_index)  # segment: the first `length` entries
     tokens = shuffled.gather(1, index)
     predictable = second & (positions < (seconds + lengths - 1)[:, None])
-    return InductionBatch(tokens=tokens, starts=starts, offsets=seconds - starts, lengths=lengths, predictable=predictable)
+    return InductionBatch(
+        tokens=tokens, starts=starts, offsets=seconds - starts, lengths=lengths, predictable=predictable
+    )
 
 
 class InductionModel(nn.Module):
@@ -152,8 +154,14 @@ class InductionModel(nn.Module):
         self, vocab_size: int, seq_len: int, *, d_model: int = 32, num_heads: int = 2, num_layers: int = 2
     ) -> None:
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("seq_len", seq_len), ("d_model", d_model),
-                            ("num_heads", num_heads), ("num_layers", num_layers)):  # fmt: skip
+        sizes = {
+            "vocab_size": vocab_size,
+            "seq_len": seq_len,
+            "d_model": d_model,
+            "num_heads": num_heads,
+            "num_layers": num_layers,
+        }
+        for name, value in sizes.items():
             check_positive_int(name, value)
         self.vocab_size, self.seq_len = vocab_size, seq_len
         self.token_embedding = nn.Embedding(vocab_size, d_model)
@@ -174,19 +182,25 @@ class InductionModel(nn.Module):
                 f"got shape {tuple(tokens.shape)}"
             )
         positions = torch.arange(tokens.shape[-1], device=tokens.device)
-        return self.token_embedding(tokens) + self.position_embedding(positions)
+        embedded: Tensor = self.token_embedding(tokens) + self.position_embedding(positions)
+        return embedded
+
+    def _attention_layers(self) -> list[MultiHeadAttention]:
+        """The attention layers, in order (``self.layers``, typed)."""
+        return [layer for layer in self.layers if isinstance(layer, MultiHeadAttention)]
 
     def forward(self, tokens: Tensor, *, ablate: Iterable[tuple[int, int]] = ()) -> Tensor:
         """The logits; ``ablate`` lists ``(layer, head)`` pairs whose output is set to zero."""
         ablated = set(ablate)
-        for layer, head in ablated:
-            if not (0 <= layer < len(self.layers) and 0 <= head < self.layers[0].num_heads):
+        layers = self._attention_layers()
+        for at, head in ablated:
+            if not (0 <= at < len(layers) and 0 <= head < layers[0].num_heads):
                 raise ValueError(
-                    f"ablate: no head ({layer}, {head}); layers are 0..{len(self.layers) - 1} "
-                    f"and heads 0..{self.layers[0].num_heads - 1}"
+                    f"ablate: no head ({at}, {head}); layers are 0..{len(layers) - 1} "
+                    f"and heads 0..{layers[0].num_heads - 1}"
                 )
         stream = self.embed(tokens)  # (..., seq_len, d_model)
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(layers):
             heads = [head for (at, head) in ablated if at == index]
             if heads:
                 steps = layer.steps(stream)
@@ -195,7 +209,8 @@ class InductionModel(nn.Module):
                 stream = stream + layer.out_proj(layer.merge_heads(steps.context * keep))
             else:
                 stream = stream + layer(stream)
-        return self.unembedding(stream)  # (..., seq_len, vocab_size)
+        logits: Tensor = self.unembedding(stream)  # (..., seq_len, vocab_size)
+        return logits
 
     def attention_weights(self, tokens: Tensor) -> Tensor:
         """Every head's attention weights, from `MultiHeadAttention.steps`.
@@ -204,7 +219,7 @@ class InductionModel(nn.Module):
         """
         stream = self.embed(tokens)
         weights = []
-        for layer in self.layers:
+        for layer in self._attention_layers():
             steps = layer.steps(stream)
             weights.append(steps.weights)
             stream = stream + steps.output
@@ -226,7 +241,7 @@ def accuracy(model: InductionModel, batch: InductionBatch, *, ablate: Iterable[t
         logits = model(batch.tokens, ablate=ablate)
     predicted = logits[:, :-1].argmax(dim=-1)  # position t predicts the token at t + 1
     mask = batch.predictable[:, :-1]
-    return (predicted == batch.tokens[:, 1:])[mask].float().mean().item()
+    return float((predicted == batch.tokens[:, 1:])[mask].float().mean())
 
 
 def previous_token_targets(batch: InductionBatch) -> Tensor:
@@ -277,8 +292,9 @@ def head_scores(weights: Tensor, targets: Tensor, queries: Tensor) -> list[float
     return [argmax_on_target(weights[:, head], targets, queries) for head in range(weights.shape[1])]
 
 
-def induction_model(task: InductionTask = InductionTask(), *, seed: int = 0, d_model: int = 32,
-                    num_heads: int = 2) -> InductionModel:  # fmt: skip
+def induction_model(
+    task: InductionTask = InductionTask(), *, seed: int = 0, d_model: int = 32, num_heads: int = 2
+) -> InductionModel:
     """A fresh, untrained `InductionModel` for ``task`` whose weights come from ``seed``
     (without touching the caller's global random state)."""
     with torch.random.fork_rng(devices=[]):
@@ -295,11 +311,6 @@ def training_batches(task: InductionTask, *, seed: int, steps: int, batch_size: 
         yield induction_batch(task, batch_size, generator)
 
 
-# Trained weights by arguments: training is deterministic, so a second call with the same
-# arguments in the same process returns a copy of the same weights without training again.
-_TRAINED: dict[tuple[object, ...], dict[str, Tensor]] = {}
-
-
 def train_induction_model(
     task: InductionTask = InductionTask(),
     *,
@@ -309,7 +320,6 @@ def train_induction_model(
     learning_rate: float = 3e-3,
     d_model: int = 32,
     num_heads: int = 2,
-    cache: bool = True,
 ) -> InductionModel:
     """Train an `InductionModel` to predict the next token of induction sequences.
 
@@ -317,17 +327,10 @@ def train_induction_model(
     (`induction_model`), the sequences from `training_batches` with the same seed, and training
     runs on one CPU thread, which fixes the order of every sum (another CPU may still round
     some sums differently). The loss is the cross-entropy at the predictable positions; the optimiser is
-    AdamW. The caller's random state and thread count are left as they were.
-
-    With ``cache=True`` (the default) the trained weights are kept for the rest of the
-    process, and a call with the same arguments returns a new model with the same weights at
-    once. Returns the model in evaluation mode.
+    AdamW. The caller's random state and thread count are left as they were. Returns the model
+    in evaluation mode.
     """
-    key = (task, seed, steps, batch_size, learning_rate, d_model, num_heads)
     model = induction_model(task, seed=seed, d_model=d_model, num_heads=num_heads)
-    if cache and key in _TRAINED:
-        model.load_state_dict(_TRAINED[key])
-        return model.eval()
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -342,7 +345,4 @@ def train_induction_model(
             optimiser.step()
     finally:
         torch.set_num_threads(threads)
-    model.eval()
-    if cache:
-        _TRAINED[key] = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-    return model
+    return model.eval()

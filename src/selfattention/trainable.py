@@ -123,9 +123,7 @@ class SelfAttention(nn.Module):
     Shapes: ``forward(inputs (..., seq_len, d_in), mask=None) -> (..., seq_len, d_out)``.
     """
 
-    def __init__(
-        self, d_in: int, d_out: int, *, qkv_bias: bool = False, scale: float | None = None
-    ) -> None:
+    def __init__(self, d_in: int, d_out: int, *, qkv_bias: bool = False, scale: float | None = None) -> None:
         super().__init__()
         check_positive_int("d_in", d_in)
         check_positive_int("d_out", d_out)

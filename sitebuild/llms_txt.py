@@ -1,0 +1,52 @@
+"""``llms.txt`` (https://llmstxt.org) for the site, and the pages' Markdown beside them.
+
+``llms.txt`` names the site, says what it is and links every page of the navigation, in its order,
+to a plain-text copy: the page's Markdown source (published next to the page, e.g. ``scaling.md``)
+or, for a notebook, the ``.ipynb`` file. ``llms-full.txt`` is every Markdown page in one file.
+Pages are taken from the navigation, so a page added to ``nav`` is listed with no change here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import Files
+from mkdocs.structure.nav import Navigation
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+pages: list[Page] = []
+
+
+def on_nav(nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
+    pages[:] = [page for page in nav.pages if isinstance(page, Page)]
+    return nav
+
+
+def text_url(page: Page) -> str:
+    """Where a page's plain-text source is published, relative to the site's root."""
+    if page.file.src_uri.endswith(".ipynb"):
+        return f"{page.url}{Path(page.file.src_uri).name}"
+    return str(page.file.src_uri)
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    site = Path(config["site_dir"])
+    base = config.get("site_url") or ""
+    lines = [f"# {config['site_name']}", "", f"> {config.get('site_description') or ''}", "", "## Pages", ""]
+    full = [f"# {config['site_name']}", "", f"> {config.get('site_description') or ''}", ""]
+    for page in pages:
+        url = text_url(page)
+        link = base + url if base else get_relative_url(url, "")
+        title = page.title or page.file.name
+        description = page.meta.get("description")
+        lines.append(f"- [{title}]({link})" + (f": {description}" if description else ""))
+        if not page.file.src_uri.endswith(".ipynb"):
+            source = Path(str(page.file.abs_src_path)).read_text(encoding="utf-8")
+            target = site / page.file.src_uri
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source, encoding="utf-8")
+            full += [f"<!-- {page.file.src_uri} -->", "", source.rstrip(), ""]
+    (site / "llms.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (site / "llms-full.txt").write_text("\n".join(full) + "\n", encoding="utf-8")
