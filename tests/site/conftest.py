@@ -16,14 +16,9 @@ and collects every failure, so that a test of a property reports all the pages t
 
 from __future__ import annotations
 
-import functools
-import gzip
-import http.server
-import io
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,6 +27,8 @@ import pytest
 import yaml
 from filelock import FileLock
 from playwright.sync_api import Browser, sync_playwright
+
+from sitebuild.serve import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 # The public address (under a path, as a project site's) and the GitHub repository the site is built
@@ -126,53 +123,16 @@ def on_every_page(pages: Iterable[str], check: Callable[[str], Iterable[str]]) -
 # The site served as GitHub Pages serves a project site: under the path of its public address
 # (/selfattention/), gzip-compressed, and 404.html with status 404 for a missing page.
 PREFIX = urlsplit(SITE_URL).path
-COMPRESSIBLE = (".html", ".css", ".js", ".json", ".svg", ".txt", ".xml", ".md", ".ipynb")
-
-
-class PagesHandler(http.server.SimpleHTTPRequestHandler):
-    """Files under ``PREFIX``, gzip-compressed when the client accepts it; 404.html for anything else."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def translate_path(self, path: str) -> str:
-        if not path.startswith(PREFIX):
-            return str(Path(self.directory) / "outside-the-site" / "missing")
-        return super().translate_path("/" + path.removeprefix(PREFIX))
-
-    def send_head(self) -> io.BytesIO | None:
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            if not self.path.split("?")[0].endswith("/"):
-                return super().send_head()  # the redirect to the folder's address
-            path = path / "index.html"
-        status = 200
-        if not path.is_file():
-            path, status = Path(self.directory) / "404.html", 404
-        body = path.read_bytes()
-        gzipped = path.suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", "")
-        if gzipped:
-            body = gzip.compress(body, 6)
-        self.send_response(status)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Length", str(len(body)))
-        if gzipped:
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Vary", "Accept-Encoding")
-        self.end_headers()
-        return io.BytesIO(body)
 
 
 @pytest.fixture(scope="session")
 def server(site: Path) -> Iterator[str]:
-    """The address (``http://127.0.0.1:PORT/selfattention/``) at which ``site`` is served."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(PagesHandler, directory=str(site)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}{PREFIX}"
+    """The address (``http://127.0.0.1:PORT/selfattention/``) at which ``site`` is served, by the
+    server of `make serve` (sitebuild/serve.py)."""
+    httpd, address = serve(site, prefix=PREFIX)
+    yield address
     httpd.shutdown()
     httpd.server_close()
-    thread.join()
 
 
 # Debian's headless shell (package chromium-headless-shell): the Chromium build Playwright itself runs

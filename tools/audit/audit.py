@@ -20,7 +20,7 @@ The first run of a page collects the gated categories, the performance metrics a
 audits; the two further runs collect the performance metrics only (the performance score is computed
 from them alone). Runs go page after page, all pages once before any page's next run.
 
-    .venv/bin/python tools/audit/audit.py [--pages URL-PATH ...] [--runs 3]
+    .venv/bin/python -m tools.audit.audit [--pages URL-PATH ...] [--runs 3]
 
 Reports (JSON), the table of results (summary.txt, summary.json) go to test-artifacts/audit/.
 """
@@ -28,10 +28,6 @@ Reports (JSON), the table of results (summary.txt, summary.json) go to test-arti
 from __future__ import annotations
 
 import argparse
-import functools
-import gzip
-import http.server
-import io
 import json
 import os
 import re
@@ -40,12 +36,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
+
+from sitebuild.serve import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 LIGHTHOUSE = ROOT / "tools" / "audit" / "node_modules" / "lighthouse" / "core" / "index.js"
@@ -63,7 +60,6 @@ CHROME_FLAGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-COMPRESSIBLE = (".html", ".css", ".js", ".json", ".svg", ".txt", ".xml", ".md", ".ipynb")
 # The audits the performance score is computed from (the metrics), and those the budgets read.
 METRICS = [
     "first-contentful-paint",
@@ -81,57 +77,6 @@ BUDGET_AUDITS = {
 CALIBRATION_RUNS = 3
 # No full-page screenshot (it costs seconds on a long page, and only the HTML report shows it).
 FLAGS = {"disableFullPageScreenshot": True}
-
-
-class GzipHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files under ``prefix``, gzip-compressed when the client accepts it, and 404.html
-    with status 404 for anything else, as GitHub Pages serves a project site."""
-
-    prefix = "/"
-    compressed: ClassVar[dict[tuple[Path, int], bytes]] = {}  # each file is compressed once, not per request
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def translate_path(self, path: str) -> str:
-        if not path.startswith(self.prefix):
-            return str(Path(self.directory) / "outside-the-site" / "missing")
-        return super().translate_path("/" + path[len(self.prefix) :])
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            if not self.path.split("?")[0].endswith("/"):
-                return super().send_head()  # the redirect to the folder's URL
-            path = path / "index.html"
-        status = 200
-        if not path.is_file():
-            path, status = Path(self.directory) / "404.html", 404
-        encoding = None
-        if path.suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", ""):
-            key = (path, path.stat().st_mtime_ns)
-            if key not in self.compressed:
-                self.compressed[key] = gzip.compress(path.read_bytes(), 6)
-            body, encoding = self.compressed[key], "gzip"
-        else:
-            body = path.read_bytes()
-        self.send_response(status)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "max-age=600")
-        if encoding:
-            self.send_header("Content-Encoding", encoding)
-            self.send_header("Vary", "Accept-Encoding")
-        self.end_headers()
-        return io.BytesIO(body)
-
-
-def serve(directory: Path, prefix: str = "/") -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Serve ``directory`` at ``http://127.0.0.1:PORT{prefix}`` on a thread; return the server and that URL."""
-    handler = type("Handler", (GzipHandler,), {"prefix": prefix})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}{prefix}"
 
 
 def build(site: Path, site_url: str) -> None:
