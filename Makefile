@@ -32,7 +32,7 @@ tools/%/node_modules/.installed: tools/%/package.json tools/%/package-lock.json
 	touch $@
 
 # Tier 1. pytest-xdist runs one worker per core, all tests of a file (the examples of a page) in one
-# worker; mypy checks src/ meanwhile.
+# worker; mypy checks src/ and benchmarks/ meanwhile.
 test: .venv
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check

@@ -146,12 +146,17 @@ def test_measure_decoding_records_both_modes(tmp_path):
     assert load_decode_speed(path) == result
 
 
+# A result file records the command that measured it: `python -m benchmarks`, or for the files measured
+# before the harness moved out of the package, `python -m selfattention.benchmark` (the same options).
+RECORDED_COMMANDS = ("python -m benchmarks ", "python -m selfattention.benchmark ")
+
+
 def test_committed_results_are_well_formed():
     paths = sorted(RESULTS.glob("*.json"))
     assert paths, "the Performance page needs at least one measured result"
     for path in paths:
         results = load_results(path)
-        assert results.date and results.command.startswith("python -m benchmarks ")
+        assert results.date and results.command.startswith(RECORDED_COMMANDS)
         assert results.versions["torch"] and results.machine["device"]
         if results.machine["device"].startswith("cuda"):
             assert results.machine["gpu"], f"{path.name} must name the GPU"
@@ -174,6 +179,6 @@ def test_committed_decoding_results_are_complete():
     assert paths
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
-        assert data["command"].startswith("python -m benchmarks --decode")
+        assert data["command"].startswith(tuple(command + "--decode" for command in RECORDED_COMMANDS))
         assert data["machine"]["cpu_count"] >= 1 and data["date"] in path.name
         assert data["same_outputs"] is True
