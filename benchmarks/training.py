@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from benchmarks.results import FORMS, TRAINING_LENGTHS, Case, Results, training_flops, training_row
-from benchmarks.timing import attention_forms, sweep
+from benchmarks.timing import _ignore, attention_forms, sweep
 
 __all__ = ["measure_training", "naive_training_skip", "resident_peak_bytes", "run_training"]
 
@@ -105,10 +105,6 @@ def naive_training_skip(seq_len: int, config: dict[str, Any]) -> str | None:
             f"more than half of the {available / 2**30:.0f} GiB available on this shared machine"
         )
     return None
-
-
-def _ignore(line: str) -> None:
-    """The default ``log``: print nothing."""
 
 
 def run_training(
