@@ -42,7 +42,7 @@ def attention_forms(block_size: int, causal: bool) -> dict[str, Attention]:
         return scaled_dot_product_attention(q, k, v, is_causal=causal)
 
     def blockwise(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return blockwise_attention(q, k, v, block_size=block_size, causal=causal)
+        return blockwise_attention(q, k, v, is_causal=causal, block_size=block_size)
 
     def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)

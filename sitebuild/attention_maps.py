@@ -45,7 +45,7 @@ def journey_weights() -> torch.Tensor:
 
 def journey_causal_weights() -> torch.Tensor:
     """The same scores with the causal mask: no token sees the tokens after it."""
-    return attention_weights(INPUTS @ INPUTS.T, mask=causal_mask(len(TOKENS)))
+    return attention_weights(INPUTS @ INPUTS.T, attn_mask=causal_mask(len(TOKENS)))
 
 
 # The trained model of docs/trained.md: the same task, seed and example sequence as the page.

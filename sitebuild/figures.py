@@ -231,7 +231,7 @@ def _causal_mask() -> Diagram:
 
 
 def _causal_weights() -> Diagram:
-    steps = attention_steps(JOURNEY_INPUTS, JOURNEY_INPUTS, JOURNEY_INPUTS, scale=1.0, mask=causal_mask(6))
+    steps = attention_steps(JOURNEY_INPUTS, JOURNEY_INPUTS, JOURNEY_INPUTS, causal_mask(6), scale=1.0)
     return Diagram(((Panel(steps.weights, "weights", r"$A = \mathrm{softmax}(\mathrm{masked}\ \Omega)$"),),))
 
 

@@ -1,6 +1,7 @@
 """The shared steps and scaled_dot_product_attention, against PyTorch's own function."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -52,17 +53,17 @@ def test_boolean_mask_means_may_attend_as_in_torch():
     queries, keys, values = random_qkv(2)
     mask = torch.rand(5, 7, generator=torch.Generator().manual_seed(3)) > 0.4
     mask[:, 0] = True  # every query may attend to something
-    ours = scaled_dot_product_attention(queries, keys, values, mask=mask)
+    ours = scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
     assert_close(ours, theirs)
-    weights = attention_steps(queries, keys, values, mask=mask).weights
+    weights = attention_steps(queries, keys, values, attn_mask=mask).weights
     assert torch.all(weights.masked_select(~mask.expand_as(weights)) == 0)
 
 
 def test_float_mask_is_added_to_the_scores_as_in_torch():
     queries, keys, values = random_qkv(2)
     additive = randn(5, 7, seed=4)
-    ours = scaled_dot_product_attention(queries, keys, values, mask=additive)
+    ours = scaled_dot_product_attention(queries, keys, values, attn_mask=additive)
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=additive)
     assert_close(ours, theirs)
 
@@ -70,22 +71,22 @@ def test_float_mask_is_added_to_the_scores_as_in_torch():
 def test_a_future_token_cannot_change_earlier_outputs_under_a_causal_mask():
     queries, keys, values = random_qkv(n_q=6, n_k=6)
     causal = torch.ones(6, 6, dtype=torch.bool).tril()  # True = may attend: the past only
-    before = scaled_dot_product_attention(queries, keys, values, mask=causal)
+    before = scaled_dot_product_attention(queries, keys, values, attn_mask=causal)
     changed_keys, changed_values = keys.clone(), values.clone()
     changed_keys[-1] += 10.0
     changed_values[-1] -= 10.0
-    after = scaled_dot_product_attention(queries, changed_keys, changed_values, mask=causal)
+    after = scaled_dot_product_attention(queries, changed_keys, changed_values, attn_mask=causal)
     assert torch.equal(after[:-1], before[:-1])  # tokens 0..4 never see token 5
     assert not torch.allclose(after[-1], before[-1])  # token 5 sees itself
     # And the inverted mask (nn.MultiheadAttention's convention) would attend to the future:
-    wrong = scaled_dot_product_attention(queries, changed_keys, changed_values, mask=~causal)
+    wrong = scaled_dot_product_attention(queries, changed_keys, changed_values, attn_mask=~causal)
     assert not torch.allclose(wrong[:-1], before[:-1])
 
 
 def test_fully_masked_rows_give_zero_weights_and_context_not_nan():
     queries, keys, values = random_qkv(n_q=3, n_k=4)
     mask = torch.tensor([[True, True, False, False], [False] * 4, [True] * 4])
-    steps = attention_steps(queries, keys, values, mask=mask)
+    steps = attention_steps(queries, keys, values, attn_mask=mask)
     assert not torch.isnan(steps.weights).any() and not torch.isnan(steps.context).any()
     assert torch.equal(steps.weights[1], torch.zeros(4))
     assert torch.equal(steps.context[1], torch.zeros(6))
@@ -95,8 +96,8 @@ def test_fully_masked_rows_give_zero_weights_and_context_not_nan():
     # An additive mask of -inf where blocked behaves the same, fully masked row included.
     additive = torch.zeros(3, 4).masked_fill(~mask, float("-inf"))
     unmasked = attention_steps(queries, keys, values).scores
-    assert torch.equal(attention_weights(unmasked, mask=additive), steps.weights)
-    assert torch.equal(attention_weights(unmasked, mask=mask), steps.weights)
+    assert torch.equal(attention_weights(unmasked, attn_mask=additive), steps.weights)
+    assert torch.equal(attention_weights(unmasked, attn_mask=mask), steps.weights)
 
 
 def blocked_first_row(kind, n=4):
@@ -122,11 +123,11 @@ def test_fully_masked_rows_have_zero_output_and_finite_zero_gradients(path, kind
     mask = blocked_first_row(kind)
     queries, keys, values = (randn(2, 4, 3, seed=s).requires_grad_() for s in (1, 2, 3))
     if path == "scaled_dot_product_attention":
-        output = scaled_dot_product_attention(queries, keys, values, mask=mask)
+        output = scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
     elif path == "attention_steps":
-        output = attention_steps(queries, keys, values, mask=mask).context
+        output = attention_steps(queries, keys, values, attn_mask=mask).context
     else:
-        output = attention_weights(queries @ keys.transpose(-2, -1), mask=mask) @ values
+        output = attention_weights(queries @ keys.transpose(-2, -1), attn_mask=mask) @ values
     output.sum().backward()
     assert torch.equal(output[:, 0], torch.zeros(2, 3))
     assert torch.equal(queries.grad[:, 0], torch.zeros(2, 3))  # the blocked query has no influence
@@ -222,12 +223,12 @@ def test_float16_random_large_inputs_are_finite_wherever_torch_is():
 def test_a_float_mask_of_another_dtype_is_refused(dtype, mask_dtype, value):
     queries = randn(2, 3, 4).to(dtype)
     mask = torch.full((3, 3), value, dtype=mask_dtype)
-    message = f"a floating mask must have the dtype of the scores, {dtype}, got {mask_dtype}"
-    with pytest.raises(TypeError, match=message):
-        scaled_dot_product_attention(queries, queries, queries, mask=mask)
-    with pytest.raises(TypeError, match=message):
+    message = f"must have the dtype of the scores, {dtype}, got {mask_dtype}"
+    with pytest.raises(TypeError, match=f"a floating attn_mask {message}"):
+        scaled_dot_product_attention(queries, queries, queries, attn_mask=mask)
+    with pytest.raises(TypeError, match=f"a floating attn_mask {message}"):
         mask_scores(queries @ queries.transpose(-2, -1), mask)
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(TypeError, match=f"a floating mask {message}"):
         SelfAttention(4, 4).to(dtype)(queries, mask=mask)
     if mask_dtype == torch.float64:  # torch refuses this one too
         with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float or to match query dtype"):
@@ -271,7 +272,7 @@ def test_meta_tensors_give_shapes_without_reading_values():
     queries = torch.empty(2, 5, 4, device="meta")
     mask = torch.ones(5, 5, dtype=torch.bool, device="meta")
     with checks():  # even with value checks on: a meta tensor has no values to scan
-        assert scaled_dot_product_attention(queries, queries, queries, mask=mask).shape == (2, 5, 4)
+        assert scaled_dot_product_attention(queries, queries, queries, attn_mask=mask).shape == (2, 5, 4)
         assert attention_steps(queries, queries, queries, is_causal=True).weights.shape == (2, 5, 5)
         for module in (MultiHeadAttention(4, 4, 2, causal=True), CausalSelfAttention(4, 4)):
             output = module.to("meta")(queries)
@@ -282,8 +283,8 @@ def test_meta_tensors_give_shapes_without_reading_values():
 def test_a_mask_on_another_device_is_refused_with_a_clear_error():
     queries = randn(2, 3, 4)
     mask = torch.ones(3, 3, dtype=torch.bool, device="meta")
-    with pytest.raises(ValueError, match="mask is on meta but the scores are on cpu"):
-        scaled_dot_product_attention(queries, queries, queries, mask=mask)
+    with pytest.raises(ValueError, match="attn_mask is on meta but the scores are on cpu"):
+        scaled_dot_product_attention(queries, queries, queries, attn_mask=mask)
     with pytest.raises(ValueError, match="mask is on meta but the scores are on cpu"):
         MultiHeadAttention(4, 4, 2)(queries, mask=mask)
     with pytest.raises(RuntimeError, match="not on the expected device"):  # torch's message
@@ -307,31 +308,45 @@ def test_numpy_scalars_are_accepted_like_python_numbers():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"queries": torch.ones(4)}, ValueError, r"queries must have at least 2 dimensions .* \(4,\)"),
-        ({"keys": torch.ones(7, 8, dtype=torch.int32)}, TypeError, "keys must have a floating-point dtype"),
-        ({"keys": torch.ones(7, 3)}, ValueError, "queries and keys must have the same last dimension d_k"),
-        ({"keys": torch.ones(2, 7, 8)}, ValueError, "same leading .batch. dimensions"),
-        ({"values": torch.ones(6, 6)}, ValueError, r"keys has shape \(7, 8\), values has shape \(6, 6\)"),
-        ({"values": torch.ones(7, 6, dtype=torch.float64)}, TypeError, "values is torch.float64"),
+        ({"query": torch.ones(4)}, ValueError, r"query must have at least 2 dimensions .* \(4,\)"),
+        ({"key": torch.ones(7, 8, dtype=torch.int32)}, TypeError, "key must have a floating-point dtype"),
+        ({"key": torch.ones(7, 3)}, ValueError, "query and key must have the same last dimension d_k"),
         (
-            {"mask": torch.ones(5, 6, dtype=torch.bool)},
+            {"key": torch.ones(2, 7, 8), "value": torch.ones(3, 7, 6)},
             ValueError,
-            r"mask of shape \(5, 6\) cannot broadcast to the scores' shape \(5, 7\)",
+            r"the leading \(batch\) dimensions of query, key, value must broadcast",
         ),
-        ({"mask": torch.ones(3, 5, 7, dtype=torch.bool)}, ValueError, r"mask of shape \(3, 5, 7\) cannot broadcast"),
+        ({"value": torch.ones(6, 6)}, ValueError, r"key has shape \(7, 8\), value has shape \(6, 6\)"),
         (
-            {"mask": torch.ones(5, 7, dtype=torch.int64)},
+            {"value": torch.ones(7, 6, dtype=torch.float64)},
             TypeError,
-            "mask must be a boolean tensor .* got dtype torch.int64",
+            "value and key must have one dtype, got torch.float64 and torch.float32",
         ),
-        ({"scale": 0.0}, ValueError, "scale must be a positive finite number, got 0.0"),
-        ({"scale": float("nan")}, ValueError, "scale must be a positive finite number"),
+        (
+            {"attn_mask": torch.ones(5, 6, dtype=torch.bool)},
+            ValueError,
+            r"attn_mask of shape \(5, 6\) cannot broadcast to the scores' shape \(5, 7\)",
+        ),
+        (
+            {"attn_mask": torch.ones(3, 5, 7, dtype=torch.bool)},
+            ValueError,
+            r"attn_mask of shape \(3, 5, 7\) cannot broadcast",
+        ),
+        (
+            {"attn_mask": torch.ones(5, 7, dtype=torch.int64)},
+            TypeError,
+            "attn_mask must be a boolean tensor .* got dtype torch.int64",
+        ),
+        ({"scale": float("inf")}, ValueError, "scale must be a finite number, got inf"),
+        ({"scale": float("nan")}, ValueError, "scale must be a finite number"),
         ({"scale": "0.5"}, TypeError, "scale must be a float or None, got str"),
+        ({"dropout_p": 1.5}, ValueError, r"dropout_p must be in \[0, 1\], got 1.5"),
+        ({"enable_gqa": 1}, TypeError, "enable_gqa must be True or False, got int 1"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(kwargs, error, message):
     queries, keys, values = random_qkv()
-    arguments = {"queries": queries, "keys": keys, "values": values, **kwargs}
+    arguments = {"query": queries, "key": keys, "value": values, **kwargs}
     with pytest.raises(error, match=message):
         scaled_dot_product_attention(**arguments)
 
@@ -344,7 +359,7 @@ def test_weights_and_values_must_agree():
 
 
 def test_weighted_values_refuses_values_of_another_dtype():
-    message = "all tensors must share one dtype: weights is torch.float32, values is torch.float64"
+    message = "values and weights must have one dtype, got torch.float64 and torch.float32"
     with pytest.raises(TypeError, match=message):
         weighted_values(torch.ones(2, 2), torch.ones(2, 3, dtype=torch.float64))
 
@@ -353,3 +368,67 @@ def test_weighted_values_refuses_values_of_another_dtype():
 def test_attention_dropout_refuses_weights_that_are_not_floating(dtype):
     with pytest.raises(TypeError, match=f"weights must have a floating-point dtype .* got {dtype}"):
         attention_dropout(torch.ones(3, 3, dtype=dtype), 0.5)
+
+
+# Torch's calling forms: a call that works on F.scaled_dot_product_attention works unchanged here.
+
+
+def test_the_signature_is_torchs_plus_a_keyword_only_generator():
+    # torch's function is a builtin without an inspectable signature: its docstring states it, and
+    # its positional arguments stop at is_causal (the test below shows both refuse a seventh).
+    import inspect
+
+    documented = re.match(
+        r"scaled_dot_product_attention\((.*?)\) ->", " ".join(F.scaled_dot_product_attention.__doc__.split())
+    )
+    theirs = [part.strip().split("=") for part in documented.group(1).split(",")]
+    ours = list(inspect.signature(scaled_dot_product_attention).parameters.values())
+    assert [p.name for p in ours] == [name for name, *_ in theirs] + ["generator"]
+    for parameter, (_, *default) in zip(ours, theirs, strict=False):
+        assert repr(parameter.default) == default[0] if default else parameter.default is inspect.Parameter.empty
+    keyword_only = [p.name for p in ours if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert keyword_only == ["scale", "enable_gqa", "generator"]
+
+
+def _torch_calling_forms():
+    """(name, args, kwargs) for the calls of torch's documentation and its conventions."""
+    q, k, v = randn(2, 4, 5, 8, seed=1), randn(2, 4, 7, 8, seed=2), randn(2, 4, 7, 6, seed=3)
+    bool_mask = torch.rand(5, 7, generator=torch.Generator().manual_seed(4)) > 0.3
+    float_mask = randn(5, 7, seed=5)
+    return [
+        ("positional", (q, k, v), {}),
+        ("keyword", (), {"query": q, "key": k, "value": v}),
+        ("boolean attn_mask, positional", (q, k, v, bool_mask), {}),
+        ("float attn_mask, keyword", (q, k, v), {"attn_mask": float_mask}),
+        ("per-batch and head mask", (q, k, v), {"attn_mask": randn(2, 4, 5, 7, seed=6)}),
+        ("dropout_p=0.0 and is_causal, positional", (q, k, v, None, 0.0, True), {}),
+        ("is_causal, square", (q, q, v[..., :5, :]), {"is_causal": True}),
+        ("is_causal, more queries than keys", (k, q, q), {"is_causal": True}),
+        ("scale", (q, k, v), {"scale": 0.3}),
+        ("negative scale", (q, k, v), {"scale": -1.0}),
+        ("scale 0", (q, k, v), {"scale": 0}),
+        ("enable_gqa", (q, k[:, :2], v[:, :1].expand(2, 2, 7, 6)), {"enable_gqa": True}),
+        ("enable_gqa, one key/value head", (q, k[:, :1], v[:, :1]), {"enable_gqa": True}),
+        ("enable_gqa with equal heads", (q, k, v), {"enable_gqa": True}),
+        ("3-D", (q[0], k[0], v[0]), {}),
+        ("2-D", (q[0, 0], k[0, 0], v[0, 0]), {}),
+        ("5-D", (q[None], k[None], v[None]), {}),
+        ("broadcast key and value batch", (q, k[:1], v[:1]), {}),
+        ("broadcast key and value heads", (q, k[:, :1], v[:, :1]), {}),
+        ("3-D key and value against 4-D query", (q, k[0], v[0]), {}),
+        ("float64", (q.double(), k.double(), v.double()), {}),
+        ("dropout_p=1.0", (q, k, v), {"dropout_p": 1.0}),
+    ]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), _torch_calling_forms(), ids=[c[0] for c in _torch_calling_forms()])
+def test_every_calling_form_of_torch_gives_torchs_result(name, args, kwargs):
+    expected = F.scaled_dot_product_attention(*args, **kwargs)
+    assert_close(scaled_dot_product_attention(*args, **kwargs), expected)
+
+
+def test_torchs_keyword_only_arguments_are_keyword_only_here_too():
+    q = randn(2, 3, 4)
+    for function in (F.scaled_dot_product_attention, scaled_dot_product_attention):
+        with pytest.raises(TypeError, match="positional argument"):
+            function(q, q, q, None, 0.0, False, 0.5)

@@ -64,7 +64,7 @@ def test_plot_refuses_values_outside_its_colour_scale():
 def test_the_sites_maps_show_the_documented_weights(hook):
     torch.testing.assert_close(hook.journey_weights(), JOURNEY_WEIGHTS, atol=5e-5, rtol=0)
     causal = hook.journey_causal_weights()
-    assert torch.equal(causal, attention_weights(JOURNEY_INPUTS @ JOURNEY_INPUTS.T, mask=causal_mask(6)))
+    assert torch.equal(causal, attention_weights(JOURNEY_INPUTS @ JOURNEY_INPUTS.T, attn_mask=causal_mask(6)))
     assert torch.all(causal.triu(diagonal=1) == 0) and causal[0, 0] == 1
 
 

@@ -41,7 +41,7 @@ def random_qkv(*shape, dtype, n_q=37, n_k=37, seed=0):
 def test_equals_the_naive_form_for_every_kind_of_block_size(dtype, causal, block_size):
     queries, keys, values = random_qkv(2, 3, dtype=dtype)  # (batch, heads, n, d)
     naive = scaled_dot_product_attention(queries, keys, values, is_causal=causal)
-    blockwise = blockwise_attention(queries, keys, values, block_size=block_size, causal=causal)
+    blockwise = blockwise_attention(queries, keys, values, block_size=block_size, is_causal=causal)
     assert blockwise.shape == naive.shape == (2, 3, 37, 12)
     assert_close(blockwise, naive)
 
@@ -100,20 +100,21 @@ def test_fully_masked_rows_stay_finite_in_the_state():
         ({"block_size": 0}, ValueError, "block_size must be at least 1, got 0"),
         ({"block_size": -3}, ValueError, "block_size must be at least 1, got -3"),
         ({"block_size": 2.5}, TypeError, "block_size must be an int, got float"),
-        ({"keys": torch.ones(37, 8)}, ValueError, r"same last dimension d_k: .* keys has shape \(37, 8\)"),
-        ({"values": torch.ones(36, 12)}, ValueError, r"keys has shape \(37, 16\), values has shape \(36, 12\)"),
+        ({"key": torch.ones(37, 8)}, ValueError, r"same last dimension d_k: .* key has shape \(37, 8\)"),
+        ({"value": torch.ones(36, 12)}, ValueError, r"key has shape \(37, 16\), value has shape \(36, 12\)"),
+        ({"is_causal": "yes"}, TypeError, "is_causal must be True or False, got str 'yes'"),
         (
-            {"queries": torch.ones(5, 16), "causal": True},
-            ValueError,
-            "causal=True needs as many queries as keys, got 5 queries and 37 keys",
+            {"value": torch.ones(37, 12, dtype=torch.float64)},
+            TypeError,
+            "value and key must have one dtype, got torch.float64 and torch.float32",
         ),
-        ({"values": torch.ones(37, 12, dtype=torch.float64)}, TypeError, "one dtype"),
-        ({"queries": torch.ones(37, 16, dtype=torch.int64)}, TypeError, "queries must have a floating-point dtype"),
+        ({"query": torch.ones(37, 16, dtype=torch.int64)}, TypeError, "query must have a floating-point dtype"),
+        ({"attn_mask": torch.ones(37, 36, dtype=torch.bool)}, ValueError, r"attn_mask of shape \(37, 36\) cannot"),
     ],
 )
 def test_bad_input_is_refused(kwargs, error, message):
     queries, keys, values = random_qkv(dtype=torch.float32)
-    arguments = {"queries": queries, "keys": keys, "values": values, **kwargs}
+    arguments = {"query": queries, "key": keys, "value": values, **kwargs}
     with pytest.raises(error, match=message):
         blockwise_attention(**arguments)
 
@@ -122,7 +123,7 @@ def test_bad_input_is_refused(kwargs, error, message):
 def test_no_queries_give_an_empty_output(causal):
     empty, keys = randn(2, 0, 4), randn(2, 0 if causal else 5, 4)
     values = randn(2, keys.shape[-2], 3)
-    result = blockwise_attention(empty, keys, values, block_size=2, causal=causal)
+    result = blockwise_attention(empty, keys, values, block_size=2, is_causal=causal)
     expected = F.scaled_dot_product_attention(empty, keys, values, is_causal=causal)
     assert result.shape == expected.shape == (2, 0, 3)
 

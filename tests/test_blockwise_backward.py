@@ -50,7 +50,7 @@ def assert_gradients_equal(block_size, causal, queries, keys, values, grad_outpu
         lambda q, k, v: naive_attention(q, k, v, causal=causal, scale=scale), queries, keys, values, grad_output
     )
     output, actual = gradients(
-        lambda q, k, v: blockwise_attention(q, k, v, block_size=block_size, causal=causal, scale=scale),
+        lambda q, k, v: blockwise_attention(q, k, v, block_size=block_size, is_causal=causal, scale=scale),
         queries,
         keys,
         values,
@@ -102,7 +102,9 @@ def test_large_scores_give_finite_gradients():
 def test_gradcheck(causal):
     queries, keys, values, _ = random_inputs(2, n_q=6, n_k=6, d_k=4, d_v=3, seed=5)
     leaves = [t.requires_grad_() for t in (queries, keys, values)]
-    assert torch.autograd.gradcheck(lambda q, k, v: blockwise_attention(q, k, v, block_size=4, causal=causal), leaves)
+    assert torch.autograd.gradcheck(
+        lambda q, k, v: blockwise_attention(q, k, v, block_size=4, is_causal=causal), leaves
+    )
 
 
 def test_gradcheck_with_more_keys_than_queries():
@@ -126,18 +128,17 @@ def test_no_keys_gives_zero_output_and_zero_finite_gradients():
 
 
 def test_fully_masked_rows_in_the_backward_give_zero_not_nan():
-    # The backward's own treatment of a row with L = -inf (no key to attend to): P = 0, so the
-    # row adds nothing to dV and dK and its dQ is 0. Rows 0 and 2 are fully masked here.
-    from selfattention.blockwise import _backward
-
+    # A row with L = -inf (no key to attend to): P = 0, so the row adds nothing to dV and dK and
+    # its dQ is 0. Rows 0 and 2 are fully masked here, by attn_mask.
     queries, keys, values, grad_output = random_inputs(n_q=4, n_k=6, seed=8)
-    logsumexp = torch.logsumexp(queries @ keys.T, dim=-1, keepdim=True)
-    output = torch.softmax(queries @ keys.T, dim=-1) @ values
-    logsumexp[[0, 2]], output[[0, 2]] = float("-inf"), 0.0  # what the forward saves for such rows
-    dq, dk, dv, delta = _backward(
-        queries, keys, values, output, logsumexp, grad_output, block_size=4, scale=1.0, causal=False
-    )
-    assert all(torch.isfinite(t).all() for t in (dq, dk, dv, delta))
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    mask[[0, 2]] = False
+    leaves = [t.clone().requires_grad_() for t in (queries, keys, values)]
+    output = blockwise_attention(*leaves, mask, scale=1.0, block_size=4)
+    output.backward(grad_output)
+    dq, dk, dv = (leaf.grad for leaf in leaves)
+    assert all(torch.isfinite(t).all() for t in (output, dq, dk, dv))
+    assert torch.equal(output[[0, 2]], torch.zeros(2, output.shape[-1], dtype=torch.float64))
     assert torch.equal(dq[[0, 2]], torch.zeros(2, 16, dtype=torch.float64))
     kept = [1, 3]  # the gradients equal those of the two unmasked rows alone
     _, expected = gradients(
@@ -146,6 +147,9 @@ def test_fully_masked_rows_in_the_backward_give_zero_not_nan():
     assert_close(dq[kept], expected[0])
     assert_close(dk, expected[1])
     assert_close(dv, expected[2])
+    stats = blockwise_attention_gradients(queries, keys, values, grad_output, mask, scale=1.0, block_size=4)
+    assert torch.isneginf(stats.logsumexp[[0, 2]]).all() and torch.isfinite(stats.logsumexp[kept]).all()
+    assert_close(stats.grad_keys, dk)
 
 
 def test_no_queries():
@@ -171,7 +175,7 @@ def test_causal_backward_skips_the_tiles_above_the_diagonal(monkeypatch):
 
     monkeypatch.setattr(blockwise, "_scores_tile", counting)
     queries, keys, values, grad_output = random_inputs(n_q=16, n_k=16, seed=10)
-    blockwise_attention_gradients(queries, keys, values, grad_output, block_size=4, causal=True)
+    blockwise_attention_gradients(queries, keys, values, grad_output, block_size=4, is_causal=True)
     backward = tiles[len(tiles) // 2 :]  # the forward visits the same 10 tiles first
     assert len(tiles) == 20
     assert sorted(backward) == [(q, k) for q in range(0, 16, 4) for k in range(0, q + 1, 4)]
@@ -181,7 +185,7 @@ def test_the_forward_saves_nothing_n_by_n():
     queries, keys, values, _ = random_inputs(1, n_q=64, n_k=64, seed=11)
     leaves = [t.requires_grad_() for t in (queries, keys, values)]
     output = blockwise_attention(*leaves, block_size=8)
-    saved = output.grad_fn.saved_tensors
+    saved = [t for t in output.grad_fn.saved_tensors if t is not None]  # no mask was given
     assert [tuple(t.shape) for t in saved] == [(1, 64, 16), (1, 64, 16), (1, 64, 12), (1, 64, 12), (1, 64, 1)]
 
 
@@ -205,18 +209,23 @@ def test_gradients_function_refuses_a_bad_grad_output():
         ValueError, match=r"grad_output must have the output's shape \(\.\.\., n_q, d_v\) = \(4, 12\), got \(4, 11\)"
     ):
         blockwise_attention_gradients(queries, keys, values, grad_output[:, :11])
-    with pytest.raises(TypeError, match=r"grad_output must have the inputs' dtype torch.float64, got torch.float32"):
+    with pytest.raises(TypeError, match=r"grad_output and query must have one dtype, got torch.float32 and torch.f"):
         blockwise_attention_gradients(queries, keys, values, grad_output.float())
+    with pytest.raises(ValueError, match=r"grad_output and query must be on one device, got meta and cpu"):
+        blockwise_attention_gradients(queries, keys, values, grad_output.to("meta"))
+    with pytest.raises(TypeError, match=r"grad_output must be a torch.Tensor, got list"):
+        blockwise_attention_gradients(queries, keys, values, grad_output.tolist())
 
 
-def test_double_backward_raises_a_clear_error():
-    queries, keys, values, _ = random_inputs(n_q=4, n_k=4, d_k=2, d_v=2, seed=14)
-    leaves = [t.requires_grad_() for t in (queries, keys, values)]
-    output = blockwise_attention(*leaves, block_size=2)
-    with pytest.raises(RuntimeError, match="blockwise_attention has no double backward"):
-        torch.autograd.grad(output.sum(), leaves[0], create_graph=True)
-    (grad_queries,) = torch.autograd.grad(output.sum(), leaves[0])  # once is fine
-    assert torch.isfinite(grad_queries).all()
+def test_second_derivatives_differentiate_through_the_backward():
+    # The backward is made of differentiable operations and handles a gradient of the
+    # log-sum-exp, so create_graph=True and torch.func.hessian give the naive form's results.
+    queries, keys, values, _ = random_inputs(n_q=5, n_k=6, d_k=3, d_v=2, seed=14)
+    leaves = [t.clone().requires_grad_() for t in (queries, keys, values)]
+    assert torch.autograd.gradgradcheck(lambda q, k, v: blockwise_attention(q, k, v, block_size=2), leaves)
+    hessian = torch.func.hessian(lambda q: blockwise_attention(q, keys, values, is_causal=True, block_size=2).sum())
+    expected = torch.func.hessian(lambda q: naive_attention(q, keys, values, causal=True).sum())
+    assert_close(hessian(queries), expected(queries))
 
 
 def test_inference_needs_no_saved_tensors():
@@ -230,4 +239,92 @@ def test_inference_needs_no_saved_tensors():
 def test_it_is_an_autograd_function():
     queries, keys, values, _ = random_inputs(n_q=5, n_k=5, seed=16)
     output = blockwise_attention(queries.requires_grad_(), keys, values)
-    assert type(output.grad_fn).__name__ == f"{_BlockwiseAttention.__name__}Backward"
+    assert isinstance(output.grad_fn, torch.autograd.function.BackwardCFunction)
+    assert type(output.grad_fn).__name__.startswith(_BlockwiseAttention.__name__)
+
+
+# torch.func transforms, forward-mode AD and torch.compile, as with torch's own operations.
+
+
+def test_torch_func_grad_vmap_jacrev_and_jacfwd_equal_autograd_through_the_naive_form():
+    queries, keys, values, _ = random_inputs(3, n_q=6, n_k=7, d_k=4, d_v=3, seed=20)
+    mask = torch.rand(6, 7, generator=torch.Generator().manual_seed(1)) > 0.3
+
+    def blockwise(q, k=keys[0], v=values[0]):
+        return blockwise_attention(q, k, v, mask, block_size=4)
+
+    def naive(q, k=keys[0], v=values[0]):
+        return torch.softmax((q @ k.T / 2).masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+    assert_close(
+        torch.func.grad(lambda q: blockwise(q).sum())(queries[0]), torch.func.grad(lambda q: naive(q).sum())(queries[0])
+    )
+    assert_close(torch.func.vmap(blockwise)(queries), torch.stack([naive(q) for q in queries]))
+    assert_close(torch.func.jacrev(blockwise)(queries[0]), torch.func.jacrev(naive)(queries[0]))
+    for argnums in (0, 1, 2):
+        got = torch.func.jacfwd(lambda *qkv: blockwise(*qkv), argnums=argnums)(queries[0], keys[0], values[0])
+        want = torch.func.jacfwd(lambda *qkv: naive(*qkv), argnums=argnums)(queries[0], keys[0], values[0])
+        assert_close(got, want)
+
+
+def test_forward_mode_ad_and_batched_gradients_pass_gradcheck():
+    queries, keys, values, _ = random_inputs(n_q=5, n_k=7, d_k=3, d_v=2, seed=21)
+    leaves = [t.requires_grad_() for t in (queries, keys, values)]
+    for is_causal in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda q, k, v, is_causal=is_causal: blockwise_attention(q, k, v, is_causal=is_causal, block_size=2),
+            leaves,
+            check_forward_ad=True,
+            check_batched_grad=True,
+        )
+
+
+def test_compiled_backward_works_when_one_tensor_is_passed_three_times():
+    # Dynamo refuses an autograd.Function given one tensor twice; the eager backend, as in
+    # tests/test_hot_path.py, compiles nothing else (the aot_eager and inductor backends pass too, slower).
+    x = randn(2, 8, 4, seed=22).requires_grad_()
+    compiled = torch.compile(lambda x: blockwise_attention(x, x, x, block_size=4), fullgraph=True, backend="eager")
+    compiled(x).sum().backward()
+    compiled_grad, x.grad = x.grad, None
+    naive_attention(x, x, x).sum().backward()
+    assert_close(compiled_grad, x.grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_finite_where_torch_is_and_as_accurate(dtype):
+    # Scores of |q|, |k| ~ 200 overflow float16 if computed in it; the tiles are float32.
+    large = randn(2, 16, 8, seed=23) * 200
+    ours = blockwise_attention(large.to(dtype), large.to(dtype), large.to(dtype), block_size=4)
+    theirs = torch.nn.functional.scaled_dot_product_attention(large.to(dtype), large.to(dtype), large.to(dtype))
+    assert torch.isfinite(theirs).all() and torch.isfinite(ours).all()
+    # n = 256, d = 64: the error against float64 is within 2x torch's, forward and backward.
+    inputs = [randn(4, 256, 64, seed=seed, dtype=torch.float32) for seed in (24, 25, 26)]
+    exact = [t.double().requires_grad_() for t in inputs]
+    torch.nn.functional.scaled_dot_product_attention(*exact).sum().backward()
+    errors = {}
+    for name, attention in (
+        ("ours", lambda q, k, v: blockwise_attention(q, k, v, block_size=64)),
+        ("torch", torch.nn.functional.scaled_dot_product_attention),
+    ):
+        half = [t.to(dtype).requires_grad_() for t in inputs]
+        output = attention(*half)
+        output.float().sum().backward()
+        reference = torch.nn.functional.scaled_dot_product_attention(*(t.detach() for t in exact))
+        errors[name] = [(output.double() - reference).abs().max()] + [
+            (h.grad.double() - e.grad).abs().max() for h, e in zip(half, exact, strict=True)
+        ]
+    for ours_error, torch_error in zip(errors["ours"], errors["torch"], strict=True):
+        assert ours_error <= 2 * torch_error
+
+
+def test_half_precision_keeps_the_log_sum_exp_in_float32():
+    queries, keys, values, grad_output = (t.half() for t in random_inputs(n_q=4, n_k=4, seed=27))
+    result = blockwise_attention_gradients(queries, keys, values, grad_output, block_size=2)
+    assert result.logsumexp.dtype == torch.float32
+    assert result.output.dtype == result.grad_queries.dtype == torch.float16
+
+
+def test_a_mask_that_needs_gradients_is_refused():
+    queries, keys, values, _ = random_inputs(n_q=4, n_k=4, seed=28)
+    with pytest.raises(ValueError, match="attn_mask requires grad, but blockwise_attention does not differentiate"):
+        blockwise_attention(queries, keys, values, torch.zeros(4, 4, dtype=torch.float64, requires_grad=True))

@@ -34,7 +34,7 @@ def test_is_causal_equals_torch(dtype, batch):
     ours = scaled_dot_product_attention(queries, keys, values, is_causal=True)
     theirs = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
     assert_close(ours, theirs)
-    assert torch.equal(ours, scaled_dot_product_attention(queries, keys, values, mask=causal_mask(6)))
+    assert torch.equal(ours, scaled_dot_product_attention(queries, keys, values, attn_mask=causal_mask(6)))
 
 
 def test_masking_before_softmax_equals_zeroing_and_renormalising_after():
@@ -42,16 +42,24 @@ def test_masking_before_softmax_equals_zeroing_and_renormalising_after():
     mask = causal_mask(6)
     full = torch.softmax(scores, dim=-1)
     renormalised = full * mask / (full * mask).sum(dim=-1, keepdim=True)
-    assert_close(attention_weights(scores, mask=mask), renormalised)
-    assert torch.all(attention_weights(scores, mask=mask).triu(diagonal=1) == 0)
+    assert_close(attention_weights(scores, attn_mask=mask), renormalised)
+    assert torch.all(attention_weights(scores, attn_mask=mask).triu(diagonal=1) == 0)
 
 
-def test_is_causal_refuses_ambiguous_or_double_masks():
-    queries, keys = torch.ones(3, 4), torch.ones(5, 4)
-    with pytest.raises(ValueError, match="needs as many queries as keys, got 3 queries and 5 keys"):
-        scaled_dot_product_attention(queries, keys, keys, is_causal=True)
-    with pytest.raises(ValueError, match="either mask or is_causal"):
-        scaled_dot_product_attention(keys, keys, keys, is_causal=True, mask=causal_mask(5))
+@pytest.mark.parametrize("function", [scaled_dot_product_attention, blockwise_attention])
+def test_is_causal_with_other_lengths_or_a_mask_does_what_torch_does(function):
+    # Upper-left alignment (query i sees keys 0 .. i) for fewer or more queries than keys, and
+    # a mask given with is_causal=True combined with the causal mask, as torch's CPU kernel does
+    # for 4-D inputs with d_v = d_k (its math path, taken otherwise, refuses the pair).
+    queries, keys, values = randn(1, 2, 3, 4, seed=1), randn(1, 2, 5, 4, seed=2), randn(1, 2, 5, 4, seed=3)
+    mask = torch.rand(3, 5, generator=torch.Generator().manual_seed(4)) > 0.4
+    for q, k, v, m in ((queries, keys, values, None), (keys, queries, queries, None), (queries, keys, values, mask)):
+        expected = F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=True)
+        assert_close(function(q, k, v, m, is_causal=True), expected)
+    changed = values.clone()
+    changed[..., 3:, :] += 5.0  # keys 3 and 4 come after every query under the upper-left alignment
+    before = function(queries, keys, values, is_causal=True)
+    assert torch.equal(function(queries, keys, changed, is_causal=True), before)
 
 
 def test_dropout_is_seeded_inverted_and_unbiased():
@@ -82,8 +90,11 @@ def test_sdpa_dropout_matches_manual_computation_with_the_same_draws():
 def test_dropout_outside_zero_one_is_refused(dropout):
     with pytest.raises(ValueError, match=r"must be in \[0, 1\)"):
         CausalSelfAttention(3, 2, dropout=dropout)
-    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\)"):
-        attention_dropout(torch.ones(2, 2), dropout)
+    if dropout != 1.0:  # attention_dropout, like torch's dropout, accepts 1: every weight dropped
+        with pytest.raises(ValueError, match=r"p must be in \[0, 1\]"):
+            attention_dropout(torch.ones(2, 2), dropout)
+    else:
+        assert torch.equal(attention_dropout(torch.ones(2, 2), dropout), torch.zeros(2, 2))
 
 
 def test_module_is_causal_and_deterministic_in_eval_mode():
@@ -129,8 +140,8 @@ def test_module_refuses_bad_masks():
     attention = CausalSelfAttention(3, 2)
     with pytest.raises(ValueError, match=r"mask of shape \(5, 5\) cannot broadcast"):
         attention(JOURNEY_INPUTS, mask=torch.ones(5, 5, dtype=torch.bool))
-    with pytest.raises(TypeError, match="mask must be boolean"):
-        attention(JOURNEY_INPUTS, mask=torch.zeros(6, 6))
+    with pytest.raises(TypeError, match="a floating mask must have the dtype of the scores"):
+        attention(JOURNEY_INPUTS, mask=torch.zeros(6, 6, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("dropout", ["0.1", None, [0.1], torch.tensor(0.1)])
@@ -140,9 +151,9 @@ def test_a_dropout_that_is_not_a_number_is_refused(dropout):
         MultiHeadAttention(4, 4, 2, dropout=dropout)
     with pytest.raises(TypeError, match=f"dropout must be a float in \\[0, 1\\), got {name}"):
         CausalSelfAttention(4, 4, dropout=dropout)
-    with pytest.raises(TypeError, match=f"dropout_p must be a float in \\[0, 1\\), got {name}"):
+    with pytest.raises(TypeError, match=f"p must be a float in \\[0, 1\\], got {name}"):
         attention_dropout(torch.ones(2, 2), dropout)
-    with pytest.raises(TypeError, match=f"dropout_p must be a float in \\[0, 1\\), got {name}"):
+    with pytest.raises(TypeError, match=f"dropout_p must be a float in \\[0, 1\\], got {name}"):
         scaled_dot_product_attention(torch.ones(2, 2), torch.ones(2, 2), torch.ones(2, 2), dropout_p=dropout)
 
 
@@ -154,7 +165,7 @@ def test_is_causal_must_be_a_bool_as_in_torch(value):
     with pytest.raises(TypeError, match="is_causal must be True or False"):
         attention_steps(queries, queries, queries, is_causal=value)
     with pytest.raises(TypeError, match="causal must be True or False"):
-        blockwise_attention(queries, queries, queries, causal=value)
+        blockwise_attention(queries, queries, queries, is_causal=value)
     with pytest.raises(TypeError, match="causal must be True or False"):
         MultiHeadAttention(4, 4, 2, causal=value)
     with pytest.raises(TypeError, match="argument 'is_causal' must be bool"):
@@ -167,7 +178,7 @@ def test_an_empty_sequence_with_is_causal_is_empty_as_in_torch():
     assert expected.shape == (2, 0, 4)
     assert scaled_dot_product_attention(empty, empty, empty, is_causal=True).shape == (2, 0, 4)
     assert attention_steps(empty, empty, empty, is_causal=True).context.shape == (2, 0, 4)
-    assert blockwise_attention(empty, empty, empty, causal=True).shape == (2, 0, 4)
+    assert blockwise_attention(empty, empty, empty, is_causal=True).shape == (2, 0, 4)
     assert MultiHeadAttention(4, 4, 2, causal=True)(empty).shape == (2, 0, 4)
     assert MultiHeadAttention(4, 4, 2, causal=True).steps(empty).output.shape == (2, 0, 4)
     assert CausalSelfAttention(4, 3)(empty).shape == (2, 0, 3)
@@ -253,7 +264,7 @@ def test_module_a_future_token_cannot_change_earlier_outputs(masked):
 
 def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
     module = CausalSelfAttention(4, 4).double()
-    message = "inputs have dtype torch.float32 but the module's weights have dtype torch.float64"
+    message = "inputs and the module's weights must have one dtype, got torch.float32 and torch.float64"
     with pytest.raises(TypeError, match=message):
         module(randn(2, 3, 4))
     assert module(randn(2, 3, 4, dtype=torch.float64)).dtype == torch.float64

@@ -66,13 +66,13 @@ def functions() -> dict[str, tuple[Callable[..., object], tuple[object, ...]]]:
         "attention_scores scale": (lambda q, k: sa.attention_scores(q, k, scale=0.5), (q, k)),
         "mask_scores bool": (sa.mask_scores, (scores, allowed)),
         "mask_scores float": (sa.mask_scores, (scores, additive)),
-        "attention_weights": (lambda s, m: sa.attention_weights(s, mask=m), (scores, allowed)),
+        "attention_weights": (lambda s, m: sa.attention_weights(s, attn_mask=m), (scores, allowed)),
         "attention_context": (sa.attention_context, (weights, v)),
         "weighted_values": (sa.weighted_values, (weights, v)),
         "attention_dropout": (lambda w: sa.attention_dropout(w, 0.2), (weights,)),
         "scaled_dot_product_attention": (sa.scaled_dot_product_attention, (q, k, v)),
         "scaled_dot_product_attention mask": (
-            lambda q, k, v, m: sa.scaled_dot_product_attention(q, k, v, mask=m),
+            lambda q, k, v, m: sa.scaled_dot_product_attention(q, k, v, attn_mask=m),
             (q, k, v, allowed),
         ),
         "scaled_dot_product_attention causal": (
@@ -85,7 +85,7 @@ def functions() -> dict[str, tuple[Callable[..., object], tuple[object, ...]]]:
         ),
         "blockwise_attention": (lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2), (q, k, v)),
         "blockwise_attention causal": (
-            lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2, causal=True),
+            lambda q, k, v: sa.blockwise_attention(q, k, v, block_size=2, is_causal=True),
             (q, k, v),
         ),
         "causal_mask": (lambda x: sa.causal_mask(x.shape[-2]), (x,)),

@@ -126,7 +126,7 @@ def test_functional_equals_torch_sdpa(device, dtype, mask_kind):
     cast_mask = (
         None if mask is None else mask.to(device=device, dtype=dtype if mask.is_floating_point() else torch.bool)
     )
-    ours = scaled_dot_product_attention(*cast, mask=cast_mask, is_causal=is_causal)
+    ours = scaled_dot_product_attention(*cast, attn_mask=cast_mask, is_causal=is_causal)
     theirs = F.scaled_dot_product_attention(*cast, attn_mask=cast_mask, is_causal=is_causal)
     assert_close(ours, expected, dtype)
     assert_close(theirs, expected, dtype)
@@ -360,7 +360,7 @@ def test_causal_a_future_token_cannot_change_earlier_outputs_on_any_path(path):
 
 def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
     module = MultiHeadAttention(4, 4, 2).double()
-    message = "inputs have dtype torch.float32 but the module's weights have dtype torch.float64"
+    message = "inputs and the module's weights must have one dtype, got torch.float32 and torch.float64"
     with pytest.raises(TypeError, match=message):
         module(randn(2, 3, 4))
     assert module(randn(2, 3, 4, dtype=torch.float64)).dtype == torch.float64

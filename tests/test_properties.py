@@ -49,7 +49,7 @@ def attention_problems(draw):
 @given(attention_problems())
 def test_equals_torch_sdpa(problem):
     queries, keys, values, mask, scale = problem
-    ours = scaled_dot_product_attention(queries, keys, values, mask=mask, scale=scale)
+    ours = scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
     theirs = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
     assert ours.shape == theirs.shape
     assert not torch.isnan(ours).any()
@@ -60,7 +60,7 @@ def test_equals_torch_sdpa(problem):
 @given(attention_problems())
 def test_weights_are_a_distribution_over_the_allowed_keys(problem):
     queries, keys, values, mask, scale = problem
-    weights = attention_steps(queries, keys, values, mask=mask, scale=scale).weights
+    weights = attention_steps(queries, keys, values, attn_mask=mask, scale=scale).weights
     assert torch.all(weights >= 0)
     sums = weights.sum(-1)
     if mask is None or mask.is_floating_point():
@@ -79,7 +79,7 @@ def test_blockwise_equals_naive(problem, block_size, causal):
     if causal:
         keys, values = queries, queries  # causal needs as many keys as queries
     naive = scaled_dot_product_attention(queries, keys, values, scale=scale, is_causal=causal)
-    blockwise = blockwise_attention(queries, keys, values, block_size=block_size, causal=causal, scale=scale)
+    blockwise = blockwise_attention(queries, keys, values, block_size=block_size, is_causal=causal, scale=scale)
     assert_close(blockwise, naive)
 
 

@@ -73,7 +73,7 @@ def test_equals_torch_sdpa_on_random_batches(dtype, batch):
     w_value = randn(5, 3, seed=10, dtype=dtype)
     mask = torch.ones(6, 6, dtype=torch.bool).tril()
     expected = F.scaled_dot_product_attention(inputs @ w_query, inputs @ w_key, inputs @ w_value, attn_mask=mask)
-    ours = self_attention(inputs, w_query, w_key, w_value, mask=mask)
+    ours = self_attention(inputs, w_query, w_key, w_value, attn_mask=mask)
     assert ours.shape == (*batch, 6, 3)
     assert_close(ours, expected)
 
@@ -152,19 +152,19 @@ def test_module_bias_is_applied_and_trains():
             (QKV_INPUTS, W_QUERY.double(), W_KEY, W_VALUE),
             {},
             TypeError,
-            "w_query has dtype torch.float64 but inputs have dtype torch.float32",
+            "w_query and inputs must have one dtype, got torch.float64 and torch.float32",
         ),
         (
             (QKV_INPUTS, W_QUERY, W_KEY, W_VALUE),
-            {"mask": torch.ones(3, 2, dtype=torch.bool)},
+            {"attn_mask": torch.ones(3, 2, dtype=torch.bool)},
             ValueError,
-            r"mask of shape \(3, 2\) cannot broadcast to the scores' shape \(3, 3\)",
+            r"attn_mask of shape \(3, 2\) cannot broadcast to the scores' shape \(3, 3\)",
         ),
         (
             (QKV_INPUTS, W_QUERY, W_KEY, W_VALUE),
-            {"mask": torch.ones(3, 3, dtype=torch.uint8)},
+            {"attn_mask": torch.ones(3, 3, dtype=torch.uint8)},
             TypeError,
-            "mask must be a boolean tensor",
+            "attn_mask must be a boolean tensor",
         ),
     ],
 )
@@ -221,7 +221,7 @@ def test_module_forward_calls_the_fused_kernel_once():
 
 def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
     module = SelfAttention(4, 4).double()
-    message = "inputs have dtype torch.float32 but the module's weights have dtype torch.float64"
+    message = "inputs and the module's weights must have one dtype, got torch.float32 and torch.float64"
     with pytest.raises(TypeError, match=message):
         module(randn(2, 3, 4))
     assert module(randn(2, 3, 4, dtype=torch.float64)).dtype == torch.float64
@@ -230,5 +230,5 @@ def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
 
 
 def test_inputs_on_another_device_than_the_module_are_refused():
-    with pytest.raises(ValueError, match="inputs are on meta but the module's weights are on cpu"):
+    with pytest.raises(ValueError, match="inputs and the module's weights must be on one device, got meta and cpu"):
         SelfAttention(4, 4)(torch.empty(2, 3, 4, device="meta"))

@@ -20,6 +20,7 @@ Two kinds of check:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import numbers
 import operator
@@ -31,28 +32,34 @@ from torch import Tensor
 
 __all__ = ["checks", "checks_enabled", "set_checks"]
 
-_VALUE_CHECKS = False  # see set_checks
+# The mode is a context variable, like torch.no_grad's thread-local state: each thread (and
+# each asyncio task) has its own, and a new thread starts with value checks off.
+_VALUE_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("selfattention_value_checks", default=False)
+_RESTORE: contextvars.ContextVar[tuple[contextvars.Token[bool], ...]] = contextvars.ContextVar(
+    "selfattention_value_checks_restore", default=()
+)
 
 
 def checks_enabled() -> bool:
-    """Whether value checks (NaN and infinity scans) run in every function, not only in the
-    helpers that return every step. ``False`` unless switched on by `set_checks` or `checks`."""
-    return _VALUE_CHECKS
+    """Whether value checks (NaN and infinity scans) run in every function of the current
+    thread, not only in the helpers that return every step. ``False`` unless switched on by
+    `set_checks` or `checks`."""
+    return _VALUE_CHECKS.get()
 
 
 def set_checks(enabled: bool) -> None:
-    """Switch value checks on or off for every function, for the whole process.
+    """Switch value checks on or off for every function called from the current thread.
 
-    With ``enabled=True`` every function and module scans its floating inputs, weights and
-    masks and raises a ``ValueError`` at the first NaN or infinity (``-inf`` is allowed in
-    masks and scores, where it means "blocked"). Each scan reads the values back to the host:
-    use it to find where a NaN comes from, not in a training loop. To switch them on for a
-    block of code only, use `checks`.
+    With ``enabled=True`` every function and module scans every floating tensor it reads (its
+    inputs, masks, parameters, the keys and values a `selfattention.KVCache` holds, RoPE's
+    positions, and ``grad_output`` in a backward pass written by hand) and raises a ``ValueError``
+    at the first NaN or infinity (``-inf`` is allowed in masks and scores, where it means
+    "blocked"). Each scan reads the values back to the host: use it to find where a NaN comes
+    from, not in a training loop. The setting is per thread (a context variable, like
+    ``torch.no_grad``'s): other threads keep theirs, and a new thread starts with value checks
+    off. To switch them on for a block of code only, use `checks`.
     """
-    global _VALUE_CHECKS
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled must be True or False, got {type(enabled).__name__}")
-    _VALUE_CHECKS = enabled
+    _VALUE_CHECKS.set(check_bool("enabled", enabled))
 
 
 class checks(contextlib.ContextDecorator):  # lower case: used like torch.no_grad
@@ -60,7 +67,9 @@ class checks(contextlib.ContextDecorator):  # lower case: used like torch.no_gra
 
     ``with checks():`` runs the NaN and infinity scans of `set_checks` in every call inside
     the block, and restores the previous setting on leaving it; ``checks(enabled=False)``
-    switches them off. Metadata checks (types, dtypes, shapes, devices) always run.
+    switches them off. Metadata checks (types, dtypes, shapes, devices) always run. Like
+    ``torch.no_grad``, the mode belongs to the thread that enters the block: blocks in other
+    threads, entered and left in any order, neither see nor change it.
 
     Examples:
         >>> import torch
@@ -77,19 +86,19 @@ class checks(contextlib.ContextDecorator):  # lower case: used like torch.no_gra
     """  # noqa: E501 - the error message the doctest prints is one line
 
     def __init__(self, enabled: bool = True) -> None:
-        if not isinstance(enabled, bool):
-            raise TypeError(f"enabled must be True or False, got {type(enabled).__name__}")
-        self.enabled = enabled
-        self._previous: list[bool] = []
+        self.enabled = check_bool("enabled", enabled)
 
     def __enter__(self) -> None:
-        self._previous.append(_VALUE_CHECKS)
-        set_checks(self.enabled)
+        # The token that restores the previous mode is kept in the current context too, so one
+        # instance (a decorator) can be entered by several threads at once.
+        _RESTORE.set((*_RESTORE.get(), _VALUE_CHECKS.set(self.enabled)))
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        set_checks(self._previous.pop())
+        *outer, token = _RESTORE.get()
+        _RESTORE.set(tuple(outer))
+        _VALUE_CHECKS.reset(token)
 
 
 def check_tensor(name: str, value: object) -> Tensor:
@@ -113,13 +122,19 @@ def check_floating(name: str, value: object, *, min_dim: int = 2) -> Tensor:
     return tensor
 
 
+def scanning(*, always: bool = False) -> bool:
+    """Whether value checks run now: on (``always``, `set_checks` or `checks`) and not while
+    ``torch.compile`` or ``torch.export`` traces (there are no values to read then)."""
+    return not torch.compiler.is_compiling() and (always or _VALUE_CHECKS.get())
+
+
 def check_finite(name: str, tensor: Tensor, *, allow_neg_inf: bool = False, always: bool = False) -> Tensor:
     """No NaN and no infinity (``-inf`` allowed where it means "blocked", e.g. in scores).
 
     A value check: it runs only when value checks are on (`set_checks`), or with
     ``always=True`` (the helpers that return every step), and never while tracing.
     """
-    if not (always or _VALUE_CHECKS) or tensor.device.type == "meta" or torch.compiler.is_compiling():
+    if not scanning(always=always) or tensor.device.type == "meta":
         return tensor
     bad = torch.isnan(tensor) | (torch.isposinf(tensor) if allow_neg_inf else torch.isinf(tensor))
     if bad.any():
@@ -132,60 +147,79 @@ def check_finite(name: str, tensor: Tensor, *, allow_neg_inf: bool = False, alwa
     return tensor
 
 
-def check_same_dtype(**tensors: Tensor) -> None:
-    dtypes = {name: t.dtype for name, t in tensors.items()}
-    if len(set(dtypes.values())) > 1:
-        seen = ", ".join(f"{name} is {dtype}" for name, dtype in dtypes.items())
-        raise TypeError(f"all tensors must share one dtype: {seen}")
+def check_parameters(module: torch.nn.Module, *, always: bool = False) -> None:
+    """Scan every floating parameter of ``module`` for NaN and infinity (a value check): a NaN in
+    a weight gives NaN outputs, or, in PyTorch's fused CPU kernel, finite but wrong ones."""
+    if scanning(always=always):
+        for name, parameter in module.named_parameters():
+            if parameter.is_floating_point():
+                check_finite(name, parameter.detach(), always=True)
 
 
-def check_same_device(**tensors: Tensor) -> None:
-    devices = {name: t.device for name, t in tensors.items()}
-    if len(set(devices.values())) > 1:
-        seen = ", ".join(f"{name} is on {device}" for name, device in devices.items())
-        raise ValueError(f"all tensors must be on one device: {seen}")
-
-
-def check_queries_keys(queries: object, keys: object, *, always: bool = False) -> tuple[Tensor, Tensor]:
-    """Queries ``(..., n_q, d_k)`` and keys ``(..., n_k, d_k)`` that can be multiplied."""
-    queries = check_finite("queries", check_floating("queries", queries), always=always)
-    keys = check_finite("keys", check_floating("keys", keys), always=always)
-    check_same_dtype(queries=queries, keys=keys)
-    check_same_device(queries=queries, keys=keys)
-    if queries.shape[-1] != keys.shape[-1]:
-        raise ValueError(
-            f"queries and keys must have the same last dimension d_k: queries has shape "
-            f"{tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
+def check_like(name: str, tensor: Tensor, reference_name: str, reference: Tensor) -> None:
+    """``tensor`` has the dtype and the device of ``reference`` (metadata only)."""
+    if tensor.dtype != reference.dtype:
+        raise TypeError(
+            f"{name} and {reference_name} must have one dtype, got {tensor.dtype} and {reference.dtype}: "
+            f"convert one of them with .to(dtype)"
         )
-    if queries.shape[:-2] != keys.shape[:-2]:
+    if tensor.device != reference.device:
         raise ValueError(
-            f"queries and keys must have the same leading (batch) dimensions: queries has "
-            f"shape {tuple(queries.shape)}, keys has shape {tuple(keys.shape)}"
+            f"{name} and {reference_name} must be on one device, got {tensor.device} and {reference.device}: "
+            f"move one of them with .to(device)"
         )
-    return queries, keys
 
 
-def check_values(values: object, keys: Tensor, *, always: bool = False) -> Tensor:
-    """Values ``(..., n_k, d_v)``: one per key."""
-    values = check_finite("values", check_floating("values", values), always=always)
-    check_same_dtype(keys=keys, values=values)
-    check_same_device(keys=keys, values=values)
-    if values.shape[:-1] != keys.shape[:-1]:
+def broadcast_batch(**tensors: Tensor) -> tuple[int, ...]:
+    """The broadcast of the leading (batch) dimensions ``shape[:-2]`` of ``tensors``."""
+    try:
+        return tuple(torch.broadcast_shapes(*(t.shape[:-2] for t in tensors.values())))
+    except RuntimeError:
+        seen = ", ".join(f"{name} has shape {tuple(t.shape)}" for name, t in tensors.items())
         raise ValueError(
-            f"keys (..., n_k, d_k) and values (..., n_k, d_v) must have the same shape but "
-            f"for the last dimension: keys has shape {tuple(keys.shape)}, values has shape "
-            f"{tuple(values.shape)}"
-        )
-    return values
+            f"the leading (batch) dimensions of {', '.join(tensors)} must broadcast against each other: {seen}"
+        ) from None
 
 
-def check_causal_lengths(name: str, n_q: int, n_k: int) -> None:
-    """A causal mask is only unambiguous with as many queries as keys."""
-    if n_q != n_k:
+def check_query_key(query: object, key: object, *, always: bool = False) -> tuple[Tensor, Tensor]:
+    """``query (..., n_q, d_k)`` and ``key (..., n_k, d_k)`` of one dtype, device and ``d_k``
+    (their leading dimensions are checked by `broadcast_batch`, after grouped-query heads are
+    repeated)."""
+    query = check_finite("query", check_floating("query", query), always=always)
+    key = check_finite("key", check_floating("key", key), always=always)
+    check_like("key", key, "query", query)
+    if query.shape[-1] != key.shape[-1]:
         raise ValueError(
-            f"{name}=True needs as many queries as keys, got {n_q} queries and {n_k} keys: "
-            f"with different lengths it is ambiguous which key a query is aligned with"
+            f"query and key must have the same last dimension d_k: query has shape "
+            f"{tuple(query.shape)}, key has shape {tuple(key.shape)}"
         )
+    return query, key
+
+
+def check_value(value: object, key: Tensor, *, always: bool = False) -> Tensor:
+    """``value (..., n_k, d_v)``: one per key, of the keys' dtype and device."""
+    value = check_finite("value", check_floating("value", value), always=always)
+    check_like("value", value, "key", key)
+    if value.shape[-2] != key.shape[-2]:
+        raise ValueError(
+            f"key (..., n_k, d_k) and value (..., n_k, d_v) must have the same length n_k: key has shape "
+            f"{tuple(key.shape)}, value has shape {tuple(value.shape)}"
+        )
+    return value
+
+
+def check_gqa(enable_gqa: object, query: Tensor, key: Tensor, value: Tensor) -> int:
+    """How many query heads share each key/value head: 1, or with ``enable_gqa=True``
+    ``query.shape[-3] // key.shape[-3]``, which must be a whole number (heads are dimension -3)."""
+    if not check_bool("enable_gqa", enable_gqa) or query.dim() < 3 or key.dim() < 3:
+        return 1
+    num_heads, num_kv_heads = query.shape[-3], key.shape[-3]
+    if value.dim() < 3 or value.shape[-3] != num_kv_heads or num_kv_heads == 0 or num_heads % num_kv_heads != 0:
+        raise ValueError(
+            f"enable_gqa=True needs key and value with the same number of heads (dimension -3), dividing the "
+            f"query's: query has shape {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+        )
+    return num_heads // num_kv_heads
 
 
 def check_module_inputs(inputs: object, d_in: int, weight: Tensor | None = None) -> Tensor:
@@ -195,21 +229,11 @@ def check_module_inputs(inputs: object, d_in: int, weight: Tensor | None = None)
     if tensor.shape[-1] != d_in:
         raise ValueError(f"inputs must have shape (..., seq_len, d_in={d_in}), got shape {tuple(tensor.shape)}")
     if weight is not None:
-        if tensor.dtype != weight.dtype:
-            raise TypeError(
-                f"inputs have dtype {tensor.dtype} but the module's weights have dtype "
-                f"{weight.dtype}: convert the inputs with inputs.to({weight.dtype}) or the module "
-                f"with module.to({tensor.dtype})"
-            )
-        if tensor.device != weight.device:
-            raise ValueError(
-                f"inputs are on {tensor.device} but the module's weights are on {weight.device}: "
-                f"move one of them with .to(device)"
-            )
+        check_like("inputs", tensor, "the module's weights", weight)
     return tensor
 
 
-def check_weight(name: str, weight: object, *, d_in: int, dtype: torch.dtype, always: bool = False) -> Tensor:
+def check_weight(name: str, weight: object, *, d_in: int, inputs: Tensor, always: bool = False) -> Tensor:
     """A projection matrix of shape ``(d_in, d_out)`` matching the inputs."""
     tensor = check_finite(name, check_floating(name, weight, min_dim=2), always=always)
     if tensor.dim() != 2 or tensor.shape[0] != d_in:
@@ -217,20 +241,20 @@ def check_weight(name: str, weight: object, *, d_in: int, dtype: torch.dtype, al
             f"{name} must have shape (d_in, d_out) = ({d_in}, d_out) to multiply inputs "
             f"whose last dimension is d_in={d_in}, got shape {tuple(tensor.shape)}"
         )
-    if tensor.dtype != dtype:
-        raise TypeError(f"{name} has dtype {tensor.dtype} but inputs have dtype {dtype}")
+    check_like(name, tensor, "inputs", inputs)
     return tensor
 
 
 def check_scale(scale: object) -> float | None:
-    """``None`` or a positive finite real number (a Python or NumPy scalar, as torch accepts)."""
+    """``None`` or a finite real number (a Python or NumPy scalar, as torch accepts; torch
+    accepts 0 and negative scales too)."""
     if scale is None:
         return None
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
         raise TypeError(f"scale must be a float or None, got {type(scale).__name__}")
     scale = float(scale)
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a positive finite number, got {scale}")
+    if not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number, got {scale}")
     return scale
 
 
@@ -264,6 +288,7 @@ def check_mask(
     dtype: torch.dtype | None = None,
     device: torch.device | None = None,
     always: bool = False,
+    name: str = "attn_mask",
 ) -> Tensor: ...
 
 
@@ -275,6 +300,7 @@ def check_mask(
     dtype: torch.dtype | None = None,
     device: torch.device | None = None,
     always: bool = False,
+    name: str = "attn_mask",
 ) -> Tensor | None: ...
 
 
@@ -285,44 +311,48 @@ def check_mask(
     dtype: torch.dtype | None = None,
     device: torch.device | None = None,
     always: bool = False,
+    name: str = "attn_mask",
 ) -> Tensor | None:
     """A boolean (``True`` = may attend) or floating (added to the scores) mask that
     broadcasts to ``scores_shape``; a floating one must have the scores' ``dtype``, and
     either must be on their ``device``, when these are given."""
     if mask is None:
         return None
-    tensor = check_tensor("mask", mask)
+    tensor = check_tensor(name, mask)
     if tensor.dtype != torch.bool and not tensor.is_floating_point():
         raise TypeError(
-            f"mask must be a boolean tensor (True = may attend) or a floating tensor added "
+            f"{name} must be a boolean tensor (True = may attend) or a floating tensor added "
             f"to the scores, got dtype {tensor.dtype}"
         )
     if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
         raise TypeError(
-            f"a floating mask must have the dtype of the scores, {dtype}, got {tensor.dtype}: "
+            f"a floating {name} must have the dtype of the scores, {dtype}, got {tensor.dtype}: "
             f"a cast could turn large finite values into infinities, so cast it yourself with "
-            f"mask.to({dtype}) after making sure its values fit"
+            f"{name}.to({dtype}) after making sure its values fit"
         )
     if device is not None and tensor.device != device:
         raise ValueError(
-            f"mask is on {tensor.device} but the scores are on {device}: move it with mask.to({str(device)!r})"
+            f"{name} is on {tensor.device} but the scores are on {device}: move it with {name}.to({str(device)!r})"
         )
     if not broadcasts_to(tensor.shape, scores_shape):
         raise ValueError(
-            f"mask of shape {tuple(tensor.shape)} cannot broadcast to the scores' shape "
+            f"{name} of shape {tuple(tensor.shape)} cannot broadcast to the scores' shape "
             f"{tuple(scores_shape)} (..., query_len, key_len)"
         )
     if tensor.is_floating_point():
-        check_finite("mask", tensor, allow_neg_inf=True, always=always)
+        check_finite(name, tensor, allow_neg_inf=True, always=always)
     return tensor
 
 
-def check_dropout(dropout: object, *, name: str = "dropout") -> float:
+def check_dropout(dropout: object, *, name: str = "dropout", allow_one: bool = False) -> float:
+    """A probability in ``[0, 1)``, or ``[0, 1]`` with ``allow_one`` (as
+    ``F.scaled_dot_product_attention``'s ``dropout_p``: 1 drops every weight)."""
+    interval = "[0, 1]" if allow_one else "[0, 1)"
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-        raise TypeError(f"{name} must be a float in [0, 1), got {type(dropout).__name__}")
+        raise TypeError(f"{name} must be a float in {interval}, got {type(dropout).__name__}")
     dropout = float(dropout)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {dropout}")
+    if not (0.0 <= dropout <= 1.0 if allow_one else 0.0 <= dropout < 1.0):
+        raise ValueError(f"{name} must be in {interval}, got {dropout}")
     return dropout
 
 

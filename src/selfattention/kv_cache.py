@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from selfattention._checks import check_size
+from selfattention._checks import check_finite, check_floating, check_like, check_size, scanning
 
 __all__ = ["KVCache"]
 
@@ -68,8 +68,13 @@ class KVCache:
         return self.keys.nbytes + self.values.nbytes
 
     def check(self, keys: Tensor, values: Tensor) -> None:
-        """Check that ``keys`` and ``values`` can be appended (metadata only): same shape but
-        for the length as what is held, same dtype and device, and within ``max_len``."""
+        """Check that ``keys`` and ``values`` can be appended: floating tensors of at least three
+        dimensions, of one shape, dtype and device, of the shape but for the length of what is
+        held, and within ``max_len``. Metadata only, unless value checks are on (`selfattention.checks`):
+        then the new keys and values and everything held are scanned for NaN and infinity."""
+        keys = check_floating("keys", keys, min_dim=3)
+        values = check_floating("values", values, min_dim=3)
+        check_like("values", values, "keys", keys)
         if keys.shape != values.shape:
             raise ValueError(
                 f"keys and values must have the same shape, got {tuple(keys.shape)} and {tuple(values.shape)}"
@@ -80,6 +85,15 @@ class KVCache:
                 f"cache holds {self.seq_len} positions and max_len={self.max_len}: "
                 f"{new} more would reach position {self.seq_len + new - 1}, past the limit"
             )
+        if scanning():
+            for name, tensor in (
+                ("keys", keys),
+                ("values", values),
+                ("cache.keys", self.keys),
+                ("cache.values", self.values),
+            ):
+                if tensor is not None:
+                    check_finite(name, tensor)
         if self.keys is None:
             return
         held = self.keys
@@ -93,13 +107,7 @@ class KVCache:
                 f"cache holds keys of shape (..., num_kv_heads={held.shape[-3]}, seq_len, head_dim="
                 f"{held.shape[-1]}) but the new ones have shape {tuple(keys.shape)}: use one cache per layer"
             )
-        if keys.dtype != held.dtype:
-            raise TypeError(
-                f"cache holds keys of dtype {held.dtype} but the new ones have dtype {keys.dtype}: "
-                f"use one cache per dtype, or reset() it"
-            )
-        if keys.device != held.device:
-            raise ValueError(f"cache holds keys on {held.device} but the new ones are on {keys.device}")
+        check_like("keys", keys, "the keys the cache holds", held)
 
     def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         """Append the keys and values of new positions; return everything held.

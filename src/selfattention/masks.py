@@ -51,16 +51,52 @@ def causal_mask(seq_len: int, *, key_len: int | None = None, device: torch.devic
     return torch.ones(seq_len, key_len, dtype=torch.bool, device=device).tril(key_len - seq_len)
 
 
-def causal_and(mask: Tensor | None, seq_len: int, *, device: torch.device | str | None = None) -> Tensor:
-    """The causal mask, combined with an optional boolean ``mask`` (e.g. for padding): a query
-    may attend to a key only where both allow it. The causal mask is built on ``device``, or
-    on ``mask``'s device when ``device`` is not given.
+def causal_and(
+    mask: Tensor | None,
+    seq_len: int,
+    *,
+    key_len: int | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """`causal_mask` combined with an optional ``mask`` (e.g. for padding): a query may attend
+    to a key only where both allow it. A boolean ``mask`` (``True`` = may attend) gives a boolean
+    result; a floating one (added to the scores) gives it back with ``-inf`` where the causal
+    mask blocks. ``key_len`` aligns the queries to the last positions, as in `causal_mask`. The
+    causal mask is built on ``device``, or on ``mask``'s device when ``device`` is not given.
 
-    Shapes: ``mask`` broadcastable with ``(seq_len, seq_len)`` -> the broadcast shape, boolean.
+    Shapes: ``mask`` broadcastable with ``(seq_len, key_len)`` -> the broadcast shape.
+
+    Examples:
+        >>> import torch
+        >>> from selfattention import causal_and
+        >>> causal_and(torch.tensor([True, True, False]), 3)  # the third key is padding
+        tensor([[ True, False, False],
+                [ True,  True, False],
+                [ True,  True, False]])
     """
     if mask is None:
-        return causal_mask(seq_len, device=device)
+        return causal_mask(seq_len, key_len=key_len, device=device)
     mask = check_tensor("mask", mask)
-    if mask.dtype != torch.bool:
-        raise TypeError(f"with the causal mask, mask must be boolean (True = may attend), got dtype {mask.dtype}")
-    return causal_mask(seq_len, device=mask.device if device is None else device) & mask
+    return combine(mask, causal_mask(seq_len, key_len=key_len, device=mask.device if device is None else device))
+
+
+def combine(mask: Tensor, allowed: Tensor) -> Tensor:
+    """``mask`` further restricted to the ``True`` entries of the boolean ``allowed``: ``&`` for a
+    boolean ``mask``, ``-inf`` where ``allowed`` is ``False`` for a floating one. Every place
+    that joins a mask and a causal mask goes through here."""
+    if mask.dtype == torch.bool:
+        return mask & allowed
+    if not mask.is_floating_point():
+        raise TypeError(
+            f"mask must be a boolean tensor (True = may attend) or a floating tensor added to the scores, "
+            f"got dtype {mask.dtype}"
+        )
+    return mask.masked_fill(~allowed, float("-inf"))
+
+
+def upper_left_causal_mask(query_len: int, key_len: int, *, device: torch.device | str | None = None) -> Tensor:
+    """``F.scaled_dot_product_attention``'s ``is_causal=True`` mask: query ``i`` may attend to keys
+    ``0 .. i``, whatever the lengths (the upper-left alignment of
+    ``torch.nn.attention.bias.causal_upper_left``). With as many queries as keys it is
+    `causal_mask`."""
+    return torch.ones(query_len, key_len, dtype=torch.bool, device=device).tril()

@@ -23,13 +23,17 @@ from selfattention._checks import (
     check_dropout,
     check_finite,
     check_floating,
+    check_like,
     check_mask,
     check_module_inputs,
+    check_parameters,
     check_positive_int,
+    check_scale,
+    default_scale,
 )
 from selfattention.attention import AttentionSteps, attention_steps
 from selfattention.kv_cache import KVCache
-from selfattention.masks import causal_mask
+from selfattention.masks import causal_and
 from selfattention.rope import _check_base, apply_rope
 
 __all__ = ["MultiHeadAttention", "MultiHeadSteps"]
@@ -78,15 +82,17 @@ class MultiHeadAttention(nn.Module):
         rope_base: the base of RoPE's angles, ``theta_i = rope_base ** (-2 i / head_dim)``:
             10000 as in RoFormer and Llama 2; weights trained with another base need theirs
             (Llama 3: 500000). Only with ``rope=True``.
-
-    The scores of each head are scaled by ``1 / sqrt(head_dim)``, the width of one head (not
-    of ``d_out``).
+        scale: multiplies the scores of each head; ``None`` means ``1 / sqrt(head_dim)``, the
+            width of one head (not of ``d_out``).
 
     ``forward(inputs, mask=None, *, context=None, cache=None)``:
 
-    - ``mask``: optional, boolean (``True`` = may attend) of shape ``(seq_len, key_len)``, or
-      with batch dimensions ``(..., 1 or num_heads, seq_len, key_len)``; with ``causal=True``
-      it is combined with the causal mask.
+    - ``mask``: optional, boolean (``True`` = may attend, the polarity of
+      ``F.scaled_dot_product_attention``'s ``attn_mask``, the opposite of
+      ``nn.MultiheadAttention``'s: hence its other name) or floating (added to the scores),
+      broadcastable to ``(seq_len, key_len)`` (a ``(key_len,)`` mask applies to every query),
+      or with batch dimensions ``(..., 1 or num_heads, seq_len, key_len)``; with
+      ``causal=True`` it is combined with the causal mask.
     - ``context``: ``(..., ctx_len, d_in)``, the sequence the keys and values come from
       (cross-attention); the queries come from ``inputs``. Not with ``causal``, ``rope`` or
       ``cache``.
@@ -118,6 +124,7 @@ class MultiHeadAttention(nn.Module):
         qkv_bias: bool = False,
         rope: bool = False,
         rope_base: float = 10000.0,
+        scale: float | None = None,
     ) -> None:
         super().__init__()
         check_positive_int("d_in", d_in)
@@ -149,6 +156,8 @@ class MultiHeadAttention(nn.Module):
         self.rope_base = _check_base(rope_base, "rope_base")
         if not rope and self.rope_base != 10000.0:
             raise ValueError(f"rope_base={rope_base} sets RoPE's angles and is used only with rope=True")
+        self.scale = default_scale(check_scale(scale), self.head_dim)
+        qkv_bias = check_bool("qkv_bias", qkv_bias)
         kv_width = num_kv_heads * self.head_dim
         self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_key = nn.Linear(d_in, kv_width, bias=qkv_bias)
@@ -174,16 +183,18 @@ class MultiHeadAttention(nn.Module):
         context: Tensor | None = None,
         cache: KVCache | None = None,
     ) -> tuple[Tensor | None, bool]:
-        """Check the arguments of ``forward`` (metadata only) and return the ``attn_mask`` and
-        ``is_causal`` arguments of ``F.scaled_dot_product_attention``: with ``causal=True``,
-        ``(None, True)`` without a mask or cache, else the mask combined with the causal mask
-        aligned to the last positions (``None`` for one new token and no mask).
+        """Check the arguments of ``forward`` (metadata only, unless value checks are on) and
+        return the ``attn_mask`` and ``is_causal`` arguments of ``F.scaled_dot_product_attention``:
+        with ``causal=True``, ``(None, True)`` without a mask or cache, else the mask combined
+        with the causal mask aligned to the last positions (``None`` for one new token and no
+        mask). A mask of fewer than two dimensions is expanded (a view) to ``(seq_len, key_len)``.
 
-        Shapes: ``inputs (..., seq_len, d_in)``, ``mask (seq_len, key_len)`` or
-        ``(..., 1 or num_heads, seq_len, key_len)`` -> a mask broadcastable to
+        Shapes: ``inputs (..., seq_len, d_in)``, ``mask`` broadcastable to ``(seq_len, key_len)``
+        or ``(..., 1 or num_heads, seq_len, key_len)`` -> a mask broadcastable to
         ``(..., num_heads, seq_len, key_len)``, or ``None``.
         """
         inputs = check_module_inputs(inputs, self.d_in, self.w_query.weight)
+        check_parameters(self)  # a value check: only inside checks()
         *batch, seq_len, _ = inputs.shape
         key_len = seq_len
         if context is not None:
@@ -200,28 +211,26 @@ class MultiHeadAttention(nn.Module):
             key_len = cache.seq_len + seq_len
         if mask is not None:
             scores_shape = (*batch, self.num_heads, seq_len, key_len)
-            mask = check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device)
+            mask = check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device, name="mask")
             if mask.dim() > 2 and mask.dim() != len(scores_shape):
                 raise ValueError(
                     f"a mask with batch dimensions must have a head dimension too: expected "
                     f"shape (..., 1 or {self.num_heads}, {seq_len}, {key_len}) for inputs of "
                     f"shape {tuple(inputs.shape)}, got {tuple(mask.shape)}"
                 )
+            if mask.dim() < 2:  # F.scaled_dot_product_attention needs (..., seq_len, key_len)
+                mask = mask.expand(seq_len, key_len)
         if not self.causal:
             return mask, False
         if mask is None and key_len == seq_len:
             return None, True  # nothing cached: the usual upper-left causal mask
         if mask is None and seq_len == 1:
             return None, False  # one new token sees every position held
-        aligned = causal_mask(seq_len, key_len=key_len, device=inputs.device)  # (seq_len, key_len)
-        if mask is None:
-            return aligned, False
-        if mask.dtype != torch.bool:
-            raise TypeError(f"with the causal mask, mask must be boolean (True = may attend), got dtype {mask.dtype}")
-        return aligned & mask, False
+        return causal_and(mask, seq_len, key_len=key_len, device=inputs.device), False  # aligned to the last
 
     def _check_context(self, inputs: Tensor, context: object, cache: object) -> Tensor:
         context = check_finite("context", check_floating("context", context))
+        check_like("context", context, "inputs", inputs)
         if context.shape[-1] != self.d_in:
             raise ValueError(
                 f"context must have shape (..., ctx_len, d_in={self.d_in}), got shape {tuple(context.shape)}"
@@ -231,10 +240,6 @@ class MultiHeadAttention(nn.Module):
                 f"context must have the batch dimensions of inputs: inputs have shape "
                 f"{tuple(inputs.shape)}, context has shape {tuple(context.shape)}"
             )
-        if context.dtype != inputs.dtype:
-            raise TypeError(f"context has dtype {context.dtype} but inputs have dtype {inputs.dtype}")
-        if context.device != inputs.device:
-            raise ValueError(f"context is on {context.device} but inputs are on {inputs.device}")
         for flag, reason in (
             ("causal", "a causal mask needs queries and keys from one sequence"),
             ("rope", "RoPE measures offsets between positions of one sequence"),
@@ -287,6 +292,7 @@ class MultiHeadAttention(nn.Module):
             attn_mask=mask,
             is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0,
+            scale=self.scale,
             enable_gqa=self.num_kv_heads != self.num_heads,
         )
         output: Tensor = self.out_proj(self.merge_heads(attended))  # (..., seq_len, d_out)
@@ -305,13 +311,9 @@ class MultiHeadAttention(nn.Module):
         ``h // (num_heads // num_kv_heads)`` is repeated for query head ``h``; with ``cache``
         the new keys and values are appended to it, as in ``forward``."""
         mask, is_causal = self.check(inputs, mask, context=context, cache=cache)
-        if is_causal:
-            mask = causal_mask(inputs.shape[-2], device=inputs.device)
         queries, keys, values = self.project(inputs, context=context, cache=cache)
-        group = self.num_heads // self.num_kv_heads
-        keys = keys.repeat_interleave(group, dim=-3)  # (..., num_heads, key_len, head_dim)
-        values = values.repeat_interleave(group, dim=-3)  # (..., num_heads, key_len, head_dim)
-        steps = attention_steps(queries, keys, values, mask=mask)
+        # The keys and values of key/value head h are repeated for the query heads of its group.
+        steps = attention_steps(queries, keys, values, mask, is_causal, self.scale, enable_gqa=True)
         concatenated = self.merge_heads(steps.context)
         per_head = {field.name: getattr(steps, field.name) for field in fields(steps)}
         return MultiHeadSteps(**per_head, concatenated=concatenated, output=self.out_proj(concatenated))
@@ -320,8 +322,10 @@ class MultiHeadAttention(nn.Module):
         kv = f"num_kv_heads={self.num_kv_heads}, " if self.num_kv_heads != self.num_heads else ""
         rope = ", rope=True" if self.rope else ""
         rope += f", rope_base={self.rope_base:g}" if self.rope_base != 10000.0 else ""
+        default = self.scale == 1 / math.sqrt(self.head_dim)
+        scale = f"1/sqrt({self.head_dim})={self.scale:.4g}" if default else f"{self.scale:.4g}"
         return (
             f"d_in={self.d_in}, d_out={self.d_out}, num_heads={self.num_heads}, {kv}"
             f"head_dim={self.head_dim}, dropout={self.dropout}, causal={self.causal}{rope}, "
-            f"scale=1/sqrt({self.head_dim})={1 / math.sqrt(self.head_dim):.4g}"
+            f"scale={scale}"
         )

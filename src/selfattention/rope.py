@@ -27,7 +27,7 @@ import numbers
 import torch
 from torch import Tensor
 
-from selfattention._checks import check_floating, check_size, check_tensor
+from selfattention._checks import broadcasts_to, check_finite, check_floating, check_size, check_tensor
 
 __all__ = ["apply_rope", "halves_to_pairs", "rope_angles"]
 
@@ -41,10 +41,27 @@ def _check_base(base: object, name: str = "base") -> float:
     return base
 
 
+def _check_positions(positions: object) -> Tensor:
+    """An integer or floating tensor of positions (scanned for NaN and infinity when value
+    checks are on)."""
+    positions = check_tensor("positions", positions)
+    if positions.dtype == torch.bool or positions.is_complex():
+        raise TypeError(f"positions must be an integer or floating tensor, got dtype {positions.dtype}")
+    return check_finite("positions", positions) if positions.is_floating_point() else positions
+
+
+def _check_head_dim(head_dim: object) -> int:
+    head_dim = check_size("head_dim", head_dim, minimum=2)
+    if head_dim % 2 != 0:
+        raise ValueError(f"head_dim must be even (RoPE rotates pairs of coordinates), got {head_dim}")
+    return head_dim
+
+
 def rope_angles(positions: Tensor, head_dim: int, *, base: float = 10000.0) -> Tensor:
     """The rotation angles ``positions[..., None] * theta_i``, ``theta_i = base ** (-2 i / head_dim)``.
 
-    Computed in float64 for float64 positions and in float32 otherwise.
+    Computed in float64 for float64 positions and in float32 otherwise. ``positions`` is an
+    integer or floating tensor (not boolean), ``head_dim`` an even size.
 
     Shapes: ``positions (..., seq_len)`` -> ``(..., seq_len, head_dim / 2)``.
 
@@ -56,7 +73,8 @@ def rope_angles(positions: Tensor, head_dim: int, *, base: float = 10000.0) -> T
                 [1.0000, 0.1000],
                 [2.0000, 0.2000]])
     """
-    head_dim = check_size("head_dim", head_dim, minimum=2)
+    positions = _check_positions(positions)
+    head_dim = _check_head_dim(head_dim)
     base = _check_base(base)
     dtype = torch.float64 if positions.dtype == torch.float64 else torch.float32
     exponents = torch.arange(0, head_dim, 2, device=positions.device, dtype=dtype) / head_dim
@@ -94,7 +112,7 @@ def apply_rope(x: Tensor, positions: Tensor | None = None, *, base: float = 1000
                 [ 0.5403,  0.8415,  0.9950,  0.0998],
                 [-0.4161,  0.9093,  0.9801,  0.1987]])
     """
-    x = check_floating("x", x)
+    x = check_finite("x", check_floating("x", x))
     seq_len, head_dim = x.shape[-2], x.shape[-1]
     if head_dim % 2 != 0:
         raise ValueError(
@@ -103,13 +121,11 @@ def apply_rope(x: Tensor, positions: Tensor | None = None, *, base: float = 1000
     if positions is None:
         positions = torch.arange(seq_len, device=x.device)
     else:
-        positions = check_tensor("positions", positions)
-        if positions.dtype == torch.bool or positions.is_complex():
-            raise TypeError(f"positions must be an integer or floating tensor, got dtype {positions.dtype}")
-        if positions.dim() == 0 or positions.shape[-1] != seq_len:
+        positions = _check_positions(positions)
+        if positions.dim() == 0 or positions.shape[-1] != seq_len or not broadcasts_to(positions.shape, x.shape[:-1]):
             raise ValueError(
-                f"positions must have shape (..., seq_len={seq_len}), one per vector of x of shape "
-                f"{tuple(x.shape)}, got shape {tuple(positions.shape)}"
+                f"positions must have shape (..., seq_len={seq_len}) and broadcast to x's shape without "
+                f"enlarging it, one per vector of x of shape {tuple(x.shape)}, got shape {tuple(positions.shape)}"
             )
         if positions.device != x.device:
             raise ValueError(f"positions are on {positions.device} but x is on {x.device}")
@@ -138,7 +154,5 @@ def halves_to_pairs(head_dim: int, *, device: torch.device | str | None = None) 
         >>> halves_to_pairs(6)
         tensor([0, 3, 1, 4, 2, 5])
     """
-    head_dim = check_size("head_dim", head_dim, minimum=2)
-    if head_dim % 2 != 0:
-        raise ValueError(f"head_dim must be even, got {head_dim}")
+    head_dim = _check_head_dim(head_dim)
     return torch.arange(head_dim, device=device).view(2, head_dim // 2).T.flatten()

@@ -13,10 +13,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfattention._checks import (
+    check_bool,
     check_finite,
     check_floating,
     check_mask,
     check_module_inputs,
+    check_parameters,
     check_positive_int,
     check_scale,
     check_weight,
@@ -32,13 +34,16 @@ def self_attention_steps(
     w_key: Tensor,
     w_value: Tensor,
     *,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
     scale: float | None = None,
-    mask: Tensor | None = None,
 ) -> AttentionSteps:
     """Self-attention with given weight matrices, keeping every intermediate tensor.
 
-    ``scale=None`` means ``1 / sqrt(d_k)``, as in torch; ``scale=1.0`` leaves the scores
-    unscaled. A boolean ``mask`` is ``True`` where a query may attend to a key.
+    ``attn_mask``, ``is_causal`` and ``scale`` mean what they mean in
+    `selfattention.scaled_dot_product_attention`: ``scale=None`` means ``1 / sqrt(d_k)``, and
+    ``scale=1.0`` leaves the scores unscaled; a boolean ``attn_mask`` is ``True`` where a query
+    may attend to a key.
 
     Shapes: ``inputs (..., seq_len, d_in)``, ``w_query (d_in, d_k)``, ``w_key (d_in, d_k)``,
     ``w_value (d_in, d_v)`` -> `selfattention.AttentionSteps` with ``queries`` and
@@ -49,7 +54,7 @@ def self_attention_steps(
     infinity (see `selfattention.checks`).
     """
     queries, keys, values = _project(inputs, w_query, w_key, w_value, always=True)
-    return attention_steps(queries, keys, values, mask=mask, scale=scale)
+    return attention_steps(queries, keys, values, attn_mask, is_causal, scale)
 
 
 def _project(
@@ -58,9 +63,9 @@ def _project(
     """Checked queries, keys and values: ``inputs @ w`` for each weight matrix."""
     inputs = check_finite("inputs", check_floating("inputs", inputs), always=always)
     d_in = inputs.shape[-1]
-    w_query = check_weight("w_query", w_query, d_in=d_in, dtype=inputs.dtype, always=always)
-    w_key = check_weight("w_key", w_key, d_in=d_in, dtype=inputs.dtype, always=always)
-    w_value = check_weight("w_value", w_value, d_in=d_in, dtype=inputs.dtype, always=always)
+    w_query = check_weight("w_query", w_query, d_in=d_in, inputs=inputs, always=always)
+    w_key = check_weight("w_key", w_key, d_in=d_in, inputs=inputs, always=always)
+    w_value = check_weight("w_value", w_value, d_in=d_in, inputs=inputs, always=always)
     if w_query.shape[1] != w_key.shape[1]:
         raise ValueError(
             f"w_query and w_key must project to the same width d_k: w_query has shape "
@@ -78,14 +83,15 @@ def self_attention(
     w_key: Tensor,
     w_value: Tensor,
     *,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
     scale: float | None = None,
-    mask: Tensor | None = None,
 ) -> Tensor:
     """Context vectors of self-attention with given weight matrices.
 
     ``softmax((inputs @ w_query) @ (inputs @ w_key)^T * scale) @ (inputs @ w_value)``;
-    ``scale=None`` means ``1 / sqrt(d_k)``; a boolean ``mask`` is ``True`` where a query may
-    attend to a key, a floating one is added to the scores.
+    ``attn_mask``, ``is_causal`` and ``scale`` mean what they mean in
+    `selfattention.scaled_dot_product_attention` (``scale=None`` is ``1 / sqrt(d_k)``).
 
     Shapes: ``inputs (..., seq_len, d_in)``, ``w_query (d_in, d_k)``, ``w_key (d_in, d_k)``,
     ``w_value (d_in, d_v)`` -> ``(..., seq_len, d_v)``.
@@ -99,7 +105,7 @@ def self_attention(
                 [0.2689, 0.7311]])
     """
     queries, keys, values = _project(inputs, w_query, w_key, w_value)
-    return scaled_dot_product_attention(queries, keys, values, mask=mask, scale=scale)
+    return scaled_dot_product_attention(queries, keys, values, attn_mask, is_causal=is_causal, scale=scale)
 
 
 class SelfAttention(nn.Module):
@@ -116,9 +122,11 @@ class SelfAttention(nn.Module):
         qkv_bias: give the three projections a bias.
         scale: multiplies the scores; ``None`` means ``1 / sqrt(d_out)``.
 
-    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention``; ``mask`` is
-    boolean (``True`` = may attend) or floating (added to the scores, of the inputs' dtype),
-    broadcastable to ``(..., seq_len, seq_len)``.
+    ``forward(inputs, mask=None)``: ``mask`` has the polarity of ``attn_mask`` in
+    ``F.scaled_dot_product_attention`` (``True`` = may attend), the opposite of
+    ``nn.MultiheadAttention``'s ``attn_mask``; hence its other name. It is boolean or floating
+    (added to the scores, of the inputs' dtype), broadcastable to ``(..., seq_len, seq_len)``.
+    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention``.
 
     Shapes: ``forward(inputs (..., seq_len, d_in), mask=None) -> (..., seq_len, d_out)``.
     """
@@ -129,7 +137,9 @@ class SelfAttention(nn.Module):
         check_positive_int("d_out", d_out)
         self.d_in = d_in
         self.d_out = d_out
-        self.scale = check_scale(scale) or 1.0 / math.sqrt(d_out)
+        scale = check_scale(scale)
+        self.scale = 1.0 / math.sqrt(d_out) if scale is None else scale
+        qkv_bias = check_bool("qkv_bias", qkv_bias)
         self.w_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.w_value = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -140,12 +150,13 @@ class SelfAttention(nn.Module):
         Shapes: ``(..., seq_len, d_in)`` -> three ``(..., seq_len, d_out)`` tensors.
         """
         inputs = check_module_inputs(inputs, self.d_in, self.w_query.weight)
+        check_parameters(self)  # a value check: only inside checks()
         return self.w_query(inputs), self.w_key(inputs), self.w_value(inputs)
 
     def _check_mask(self, inputs: Tensor, mask: object) -> Tensor | None:
         """``mask``, checked against the scores ``(..., seq_len, seq_len)`` of ``inputs``."""
         scores_shape = (*inputs.shape[:-1], inputs.shape[-2])
-        return check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device)
+        return check_mask(mask, scores_shape, dtype=inputs.dtype, device=inputs.device, name="mask")
 
     def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
         queries, keys, values = self.project(inputs)  # each (..., seq_len, d_out)
