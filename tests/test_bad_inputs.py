@@ -1,12 +1,14 @@
 """Every row of the bad-input table on docs/errors.md, run as a test.
 
 The page is the single source: each row names an example call and what it gets, either an
-error ("`ValueError`: message start") or "no error ...: `condition on result`". A call written
+error ("`ValueError`: message start") or "no error ...: `condition on result`" (a row that says it
+gives "a `UserWarning`" must warn). A call written
 ``with checks(): call`` runs with the value checks on, as it reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from pathlib import Path
@@ -76,7 +78,8 @@ def test_row(row):
     else:
         condition = re.match(r"no error.*: `(.+)`$", row["gets"])
         assert condition, f"row {row['number']}: say the error, or 'no error: `condition`'"
-        with mode:
+        warns = "a `UserWarning`" in row["gets"]  # the row says that it warns: check that it does
+        with mode, pytest.warns(UserWarning) if warns else contextlib.nullcontext():
             names["result"] = eval(call, names)
         result = names["result"]
         if isinstance(result, torch.Tensor) and not result.is_meta and "isnan" not in condition.group(1):

@@ -1,5 +1,6 @@
 """MultiHeadAttention: against a stack of single heads, torch.nn.MultiheadAttention and torch's function."""
 
+import warnings
 from unittest import mock
 
 import pytest
@@ -366,3 +367,43 @@ def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
     assert module(randn(2, 3, 4, dtype=torch.float64)).dtype == torch.float64
     with pytest.raises(RuntimeError):  # what torch says instead: a matmul error
         torch.nn.Linear(4, 4).double()(randn(2, 3, 4))
+
+
+def test_from_torch_says_that_the_result_is_batch_first():
+    torch_module = torch.nn.MultiheadAttention(4, 2).eval()  # batch_first=False: (seq_len, batch, embed_dim)
+    with pytest.warns(UserWarning, match=r"batch_first=False .* transpose yours with inputs.transpose\(0, 1\)"):
+        converted = from_torch_multihead(torch_module).eval()
+    inputs = randn(3, 2, 4)  # (seq_len, batch, embed_dim)
+    with torch.no_grad():
+        expected, _ = torch_module(inputs, inputs, inputs, need_weights=False)
+        assert_close(converted(inputs.transpose(0, 1)).transpose(0, 1), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_torch_multihead(torch.nn.MultiheadAttention(4, 2, batch_first=True))
+
+
+@pytest.mark.parametrize("mask", [torch.tensor([True, True, False]), torch.tensor(True)], ids=["(key_len,)", "0-D"])
+def test_a_mask_of_fewer_than_two_dimensions_broadcasts_as_in_the_causal_path(mask):
+    # It used to pass the checks and fail inside torch with an IndexError without causal=True.
+    inputs = randn(2, 3, 4, seed=5)
+    for causal in (False, True):
+        module = seeded_module(4, 4, 2, causal=causal).eval()
+        with torch.no_grad():
+            expected = module(inputs, mask=mask.expand(3, 3))
+            assert_close(module(inputs, mask=mask), expected)
+            assert_close(module.steps(inputs, mask=mask).output, expected)
+
+
+def test_qkv_bias_and_scale_are_checked_and_scale_is_used():
+    with pytest.raises(TypeError, match="qkv_bias must be True or False, got str 'no'"):
+        MultiHeadAttention(4, 4, 2, qkv_bias="no")
+    with pytest.raises(TypeError, match="qkv_bias must be True or False, got str 'no'"):
+        SelfAttention(4, 4, qkv_bias="no")
+    module = seeded_module(4, 4, 2, scale=0.1).eval()
+    inputs = randn(2, 3, 4, seed=6)
+    queries, keys, values = module.project(inputs)
+    expected = module.out_proj(module.merge_heads(F.scaled_dot_product_attention(queries, keys, values, scale=0.1)))
+    with torch.no_grad():
+        assert_close(module(inputs), expected)
+        assert_close(module.steps(inputs).output, expected)
+    assert "scale=0.1" in repr(module)

@@ -313,8 +313,7 @@ def _backward(
     ``dK += dS^T Q``. A gradient ``dL`` of the log-sum-exp (when something differentiates it,
     as a second derivative does) adds ``P * dL`` to ``dS``, since ``dL/dS = P``. The factor
     ``scale`` of ``S = scale * Q K^T`` goes into ``dQ`` at the end and into ``dK`` through the
-    scaled queries. Sums are built out of place, so that the
-    function can be vmapped; half-precision inputs are computed in float32.
+    scaled queries. Half-precision inputs are computed in float32.
     """
     dtype = queries.dtype
     queries, keys, values, mask = _float32(queries), _float32(keys), _float32(values), _float32(mask)
@@ -323,26 +322,45 @@ def _backward(
     if grad_logsumexp is not None:
         delta = delta - grad_logsumexp  # dS = P * (dP - D + dL)
     n_q, n_k = queries.shape[-2], keys.shape[-2]
-    grad_query_blocks = [torch.zeros_like(queries[..., rows, :]) for rows in _blocks(n_q, block_size)]
-    grad_key_blocks = [torch.zeros_like(keys[..., columns, :]) for columns in _blocks(n_k, block_size)]
-    grad_value_blocks = [torch.zeros_like(values[..., columns, :]) for columns in _blocks(n_k, block_size)]
+    # One running sum per block of queries (dQ) and of keys (dK, dV), started by the first tile
+    # that reaches it, then added to in place (an addition saves nothing for autograd, so a
+    # second derivative still works, and the first term is batched under vmap).
+    grad_query_blocks: list[Tensor | None] = [None] * len(_blocks(n_q, block_size))
+    grad_key_blocks: list[Tensor | None] = [None] * len(_blocks(n_k, block_size))
+    grad_value_blocks: list[Tensor | None] = [None] * len(_blocks(n_k, block_size))
     for rows, columns, query_block, weights in _tiles(
         queries, keys, mask, logsumexp, block_size=block_size, scale=scale, causal=causal
     ):
         i, j = rows.start // block_size, columns.start // block_size
         grad_output_block = grad_output[..., rows, :]  # (..., bq, d_v)
         key_block, value_block = keys[..., columns, :], values[..., columns, :]
-        grad_value_blocks[j] = grad_value_blocks[j] + weights.transpose(-2, -1) @ grad_output_block  # P^T dO
+        _accumulate(grad_value_blocks, j, weights.transpose(-2, -1) @ grad_output_block)  # P^T dO
         grad_weights = grad_output_block @ value_block.transpose(-2, -1)  # dP = dO V^T
         grad_scores = weights * (grad_weights - delta[..., rows, :])  # dS = P * (dP - D)
-        grad_query_blocks[i] = grad_query_blocks[i] + grad_scores @ key_block  # dS K
-        grad_key_blocks[j] = grad_key_blocks[j] + grad_scores.transpose(-2, -1) @ query_block  # dS^T (scale Q)
+        _accumulate(grad_query_blocks, i, grad_scores @ key_block)  # dS K
+        _accumulate(grad_key_blocks, j, grad_scores.transpose(-2, -1) @ query_block)  # dS^T (scale Q)
     return (
-        (_cat(grad_query_blocks, queries) * scale).to(dtype),
-        _cat(grad_key_blocks, keys).to(dtype),
-        _cat(grad_value_blocks, values).to(dtype),
+        (_join(grad_query_blocks, queries, block_size) * scale).to(dtype),
+        _join(grad_key_blocks, keys, block_size).to(dtype),
+        _join(grad_value_blocks, values, block_size).to(dtype),
         (grad_output * output).sum(dim=-1, keepdim=True),
     )
+
+
+def _accumulate(sums: list[Tensor | None], index: int, term: Tensor) -> None:
+    """``sums[index] += term``, where ``None`` is 0."""
+    total = sums[index]
+    sums[index] = term if total is None else total.add_(term)
+
+
+def _join(blocks: list[Tensor | None], like: Tensor, block_size: int) -> Tensor:
+    """The blocks' sums joined along the sequence; a block no tile reached (with a causal mask,
+    a key after every query) is zero."""
+    parts = [
+        torch.zeros_like(like[..., start : start + block_size, :]) if block is None else block
+        for start, block in zip(range(0, like.shape[-2], block_size), blocks, strict=True)
+    ]
+    return torch.cat(parts, dim=-2) if parts else torch.zeros_like(like)
 
 
 def _blocks(length: int, block_size: int) -> list[slice]:
@@ -427,19 +445,28 @@ class _BlockwiseAttention(torch.autograd.Function):
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
         queries, keys, values, mask, block_size, scale, causal, scan = inputs
         result, logsumexp = output
-        ctx.save_for_backward(queries, keys, values, mask, result, logsumexp)  # nothing n x n but the mask given
-        ctx.save_for_forward(queries, keys, values, mask, result, logsumexp)
+        saved = (queries, keys, values, result, logsumexp) + (() if mask is None else (mask,))  # nothing n x n
+        ctx.save_for_backward(*saved)  # ... but the mask given, when one is
+        ctx.save_for_forward(*saved)
         ctx.options = {"block_size": block_size, "scale": scale, "causal": causal}
         ctx.scan = scan  # value checks were on at the forward: scan grad_output too
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor | None, grad_logsumexp: Tensor | None) -> tuple[Tensor | None, ...]:
-        queries, keys, values, mask, output, logsumexp = ctx.saved_tensors
+        queries, keys, values, output, logsumexp, *mask = ctx.saved_tensors
         if grad_output is None:
             grad_output = torch.zeros_like(output)
         check_finite("grad_output", grad_output, always=ctx.scan)
         grad_queries, grad_keys, grad_values, _ = _backward(
-            queries, keys, values, mask, output, logsumexp, grad_output, grad_logsumexp, **ctx.options
+            queries,
+            keys,
+            values,
+            mask[0] if mask else None,
+            output,
+            logsumexp,
+            grad_output,
+            grad_logsumexp,
+            **ctx.options,
         )
         return grad_queries, grad_keys, grad_values, None, None, None, None, None
 
@@ -454,10 +481,9 @@ class _BlockwiseAttentionForwardAD(_BlockwiseAttention):
         grad_queries, grad_keys, grad_values, grad_mask = tangents[:4]
         if grad_mask is not None:
             raise ValueError("blockwise_attention does not differentiate with respect to attn_mask")
-        queries, keys, values, mask, output, logsumexp = ctx.saved_tensors
-        return _jvp(
-            queries, keys, values, mask, output, logsumexp, (grad_queries, grad_keys, grad_values), **ctx.options
-        )
+        queries, keys, values, output, logsumexp, *mask = ctx.saved_tensors
+        tangents = (grad_queries, grad_keys, grad_values)
+        return _jvp(queries, keys, values, mask[0] if mask else None, output, logsumexp, tangents, **ctx.options)
 
 
 def blockwise_attention(

@@ -8,10 +8,12 @@ boolean ``attn_mask`` is ``True`` where attention is **blocked**: the opposite o
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
 
-from selfattention._checks import check_tensor
+from selfattention._checks import check_bool, check_tensor
 from selfattention.multihead import MultiHeadAttention
 
 __all__ = ["from_torch_multihead", "to_torch_attn_mask", "to_torch_multihead"]
@@ -82,13 +84,28 @@ def to_torch_multihead(module: MultiHeadAttention) -> nn.MultiheadAttention:
 
 
 def from_torch_multihead(torch_module: nn.MultiheadAttention, *, causal: bool = False) -> MultiHeadAttention:
-    """A `selfattention.MultiHeadAttention` with the weights of ``torch_module``."""
+    """A `selfattention.MultiHeadAttention` with the weights of ``torch_module``.
+
+    The result takes batch-first inputs ``(..., seq_len, d_in)``, as every module of this
+    package does. A ``torch_module`` with ``batch_first=False`` (PyTorch's default) takes
+    ``(seq_len, batch, embed_dim)``: its weights are converted all the same, with a
+    ``UserWarning`` saying so; transpose such inputs with ``inputs.transpose(0, 1)``.
+    """
     if not isinstance(torch_module, nn.MultiheadAttention):
         raise TypeError(f"torch_module must be an nn.MultiheadAttention, got {type(torch_module).__name__}")
+    if not torch_module.batch_first:
+        warnings.warn(
+            "torch_module has batch_first=False and takes (seq_len, batch, embed_dim) inputs; the "
+            "MultiHeadAttention returned takes batch-first (batch, seq_len, embed_dim) inputs: transpose "
+            "yours with inputs.transpose(0, 1)",
+            UserWarning,
+            stacklevel=2,
+        )
     if not torch_module.kdim == torch_module.vdim == torch_module.embed_dim or torch_module.in_proj_weight is None:
         raise ValueError("only nn.MultiheadAttention with kdim == vdim == embed_dim is supported")
     if torch_module.bias_k is not None or torch_module.add_zero_attn:
         raise ValueError("add_bias_kv and add_zero_attn have no counterpart here")
+    causal = check_bool("causal", causal)
     embed_dim = torch_module.embed_dim
     has_bias = torch_module.in_proj_bias is not None
     module = MultiHeadAttention(
