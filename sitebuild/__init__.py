@@ -7,6 +7,8 @@ events from `sitebuild.events`; each module here does one part of the build:
   `sitebuild.benchmark_plots`: the figures, drawn at build time from the package's code
   (`sitebuild.diagrams` draws the data-flow figures, `sitebuild.svg` writes SVG files,
   `sitebuild.generated` adds them to the site, `sitebuild.seeds` holds the pages' examples);
+- `sitebuild.alt_texts`: the figures' alt texts, written by each drawing module from the tensors or
+  results it draws, in both languages; a page whose alt text differs fails the build;
 - `sitebuild.strings`: every Chinese word the drawings use; `sitebuild.chinese`: the Chinese
   edition's address and fonts;
 - `sitebuild.maths`: the maths, rendered by KaTeX at build time;

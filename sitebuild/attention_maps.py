@@ -5,6 +5,7 @@ Material's light and dark schemes, as SVG files added to the site under
 ``images/attention-maps/``; pages show them with ``#only-light`` / ``#only-dark``. Nothing is
 drawn by hand or committed. The maps of docs/trained.md come from the model that page trains,
 trained here with the same function and seed. ``tests/test_attention_maps.py`` checks the weights behind each map.
+`alt_text` writes each map's alt text, in English and Chinese, from the same weights (sitebuild/alt_texts.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from selfattention.toy import (
     previous_token_targets,
     train_induction_model,
 )
+from sitebuild.alt_texts import by, number, require
 from sitebuild.chinese import chinese_fonts, in_chinese
 from sitebuild.generated import add_themed_svgs, cached_state
 from sitebuild.seeds import JOURNEY_INPUTS, JOURNEY_TOKENS
@@ -128,3 +130,120 @@ def render(name: str, theme: str, language: str = "en") -> bytes:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     language = "zh" if in_chinese(config) else "en"
     return add_themed_svgs(files, config, "attention-maps", MAPS, render, language)
+
+
+BRIGHT = 0.5  # a weight drawn bright on the maps' scale from 0 to 1
+
+
+def _line(weights: torch.Tensor, offset: int) -> list[int]:
+    """The queries whose largest weight, above `BRIGHT`, is ``offset`` positions before them."""
+    top = weights.max(dim=-1)
+    return [
+        query
+        for query, (key, weight) in enumerate(zip(top.indices.tolist(), top.values.tolist(), strict=True))
+        if key == query - offset and weight > BRIGHT
+    ]
+
+
+def _consecutive(name: str, rows: list[int]) -> tuple[int, int]:
+    require(bool(rows) and rows == list(range(rows[0], rows[-1] + 1)), name, "that the line is unbroken")
+    return rows[0], rows[-1]
+
+
+def _alt_journey(language: str) -> str:
+    weights = journey_weights()
+    n = len(weights)
+    require(bool(weights.max() < 3 * weights.min()), "journey", "fairly even weights")
+    first, second = (TOKENS[int(i)] for i in weights.sum(dim=0).topk(2).indices)
+    sentence = " ".join(TOKENS)
+    if language == "zh":
+        return f"“{sentence}”这句话的注意力图：{by((n, n), 'zh')}的网格，权重相当均匀，“{first}”和“{second}”两列最亮。"
+    return (
+        f'Attention map of the sentence "{sentence}": a {by((n, n), "en")} grid of fairly even weights, brightest in '
+        f'the columns of "{first}" and "{second}".'
+    )
+
+
+def _alt_journey_causal(language: str) -> str:
+    weights = journey_causal_weights()
+    require(bool(weights.triu(diagonal=1).eq(0).all()), "journey-causal", "that the upper triangle is zero")
+    require(weights[0, 0].item() == 1.0, "journey-causal", "that the first row puts all its weight on one token")
+    if language == "zh":
+        return (
+            f"同一句话的因果注意力图：上三角为零；第一行把全部权重给了“{TOKENS[0]}”，"
+            "后面各行把权重分给自己及之前的词元。"
+        )
+    return (
+        "Causal attention map of the same sentence: the upper triangle is zero; the first row puts all its weight on "
+        f'"{TOKENS[0]}", later rows spread their weight over the tokens up to themselves.'
+    )
+
+
+def _alt_trained_previous(language: str) -> str:
+    weights, layer = trained_weights(0), 1
+    first, last = _consecutive("trained-previous", _line(weights, 1))
+    rest = len(weights) - 1 - last
+    require(first == 1 and 0 < rest <= 12, "trained-previous", "a line from position 1 that stops a few rows early")
+    if language == "zh":
+        return (
+            f"示例序列上第 {layer} 层前一词元头的注意力图：紧贴对角线下方有一条亮线，从 {first} 到 {last} "
+            f"的每个位置都关注它前面的那个位置；最后{number(rest, 'zh')}行没有这条线。"
+        )
+    return (
+        f"Attention map of the previous-token head of layer {layer} on the example sequence: a bright line just below "
+        f"the diagonal, each position from {first} to {last} attending to the one before it; the last "
+        f"{number(rest, 'en')} rows have no line."
+    )
+
+
+def _alt_trained_induction(language: str) -> str:
+    weights, layer = trained_weights(1), 2
+    offset = int(EXAMPLE.offsets[0]) - 1  # the token after the earlier copy of the current one
+    first, last = _consecutive("trained-induction", _line(weights, offset))
+    if language == "zh":
+        return (
+            f"示例序列上第 {layer} 层一个归纳头的注意力图：从查询 {first} 到 {last} 有一条与对角线平行、"
+            f"位于其左侧{number(offset, 'zh')}列处的亮线，另有几个亮格出现在填充词元重复的地方。"
+        )
+    return (
+        f"Attention map of an induction head of layer {layer} on the example sequence: from query {first} to {last} "
+        f"a bright line parallel to the diagonal, {number(offset, 'en')} columns to its left, and a few bright cells "
+        "where a filler token repeats."
+    )
+
+
+def _alt_untrained_previous(language: str) -> str:
+    weights, layer = untrained_weights(), 1
+    bright = [query for query, weight in enumerate(weights.max(dim=-1).values.tolist()) if weight > BRIGHT]
+    first_rows = bright == list(range(len(bright))) and len(bright) <= 4
+    require(first_rows, "untrained-previous", "bright cells only in the first rows")
+    if language == "zh":
+        return (
+            f"训练前第 {layer} 层同一个头的注意力图：权重分散在之前的各个位置上，没有亮线；"
+            "只有最前面几行因为可分配权重的键很少，才有较亮的格子。"
+        )
+    return (
+        f"Attention map of the same layer-{layer} head before training: weights spread over the earlier positions with "
+        "no line; only the first rows, which have few keys to share their weight, have brighter cells."
+    )
+
+
+ALT_TEXTS: dict[str, Callable[[str], str]] = {
+    "journey": _alt_journey,
+    "journey-causal": _alt_journey_causal,
+    "trained-previous": _alt_trained_previous,
+    "trained-induction": _alt_trained_induction,
+    "untrained-previous": _alt_untrained_previous,
+}
+
+
+def alt_text(name: str, language: str) -> str:
+    """The alt text of map ``name`` in ``language`` (``"en"``, ``"zh"``), written from the weights it
+    is drawn from (see sitebuild/alt_texts.py).
+
+    Raises:
+        ValueError: no map ``name``.
+    """
+    if name not in ALT_TEXTS:
+        raise ValueError(f"name must be one of the maps {sorted(ALT_TEXTS)}, got {name!r}")
+    return ALT_TEXTS[name](language)

@@ -3,7 +3,9 @@
 `on_config` acts only in the Chinese build: the Chinese edition is published
 under zh/ of the English site, so its ``site_url`` gets ``zh/`` appended (sitemap, canonical
 addresses), and its "edit" links point into docs/zh/ (``edit_uri`` ``…/docs/`` becomes ``…/docs/zh/``).
-Both come from mkdocs.yml, where they may come from the environment.
+Both come from mkdocs.yml, where they may come from the environment. The headings' permanent links
+get a Chinese title (the toc extension's ``permalink_title``, "Permanent link" by default): mkdocs.yml's
+``markdown_extensions`` is a list, which mkdocs.zh.yml could only replace whole, not change.
 
 For the figures: `in_chinese(config)` says whether a build is the
 Chinese edition; `chinese_fonts()` is a matplotlib rc context that draws text in DejaVu Sans (as
@@ -32,6 +34,10 @@ CJK_FONTS = [
 ]
 
 
+# The title (tooltip and accessible name) of the ¶ link after every heading, in the Chinese edition.
+PERMALINK_TITLE = "永久链接"
+
+
 def in_chinese(config: MkDocsConfig) -> bool:
     return bool(config["theme"]["language"] == "zh")
 
@@ -44,6 +50,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     edit_uri = config.get("edit_uri")
     if edit_uri and edit_uri.rstrip("/").endswith("docs"):
         config["edit_uri"] = edit_uri.rstrip("/") + "/zh/"
+    config["mdx_configs"].setdefault("toc", {})["permalink_title"] = PERMALINK_TITLE
     return config
 
 

@@ -16,6 +16,7 @@ from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
 from sitebuild import (
+    alt_texts,
     attention_maps,
     attention_variants,
     benchmark_plots,
@@ -65,7 +66,9 @@ def on_nav(nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    return repository.on_page_markdown(markdown, page, config, files)
+    """The home page's clone line; a page whose figure has another alt text than its code writes fails."""
+    markdown = repository.on_page_markdown(markdown, page, config, files)
+    return alt_texts.on_page_markdown(markdown, page, config, files)
 
 
 # Last, after the search plugin has indexed the page's text (see sitebuild/maths.py).
@@ -78,6 +81,7 @@ def on_page_context(context: dict[str, Any], page: Page, config: MkDocsConfig, n
 
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     output = maths.on_post_page(output, page, config)
+    output = notebooks.on_post_page(output, page, config)
     return page_assets.on_post_page(output, page, config)
 
 

@@ -27,14 +27,14 @@ DATA_FLOW = {
     "7. Sum into output 1": "第七步：相加得到输出 1",
     "8. All inputs at once": "第八步：所有输入一起计算",
     "softmax of each row ↓": "对每一行做 softmax ↓",
-    "rounded, as in the tutorial:": "按原教程四舍五入：",
+    "approximated, as in the article:": "按原文章的近似值：",
     "sum ↓ →": "求和 ↓ →",
     "split →": "拆分 →",
     "concat →": "拼接 →",
     "blocked scores become −∞ ↓": "被掩蔽的分数变为 −∞ ↓",
-    "$A$ (rounded)": "A（四舍五入）",
+    "$A$ (approximated)": "A（近似值）",
     "$A$ (exact)": "A（精确值）",
-    "$M$ (✓ = may attend)": "M（✓ = 可以注意）",
+    "$M$ (✓ = may attend)": "M（✓ = 可以关注）",
     r"masked $\Omega$": "掩蔽后的 Ω",
     "output": "输出",
 }
@@ -42,8 +42,8 @@ DATA_FLOW = {
 # The attention maps and the figures of the grouped-query, KV-cache, positions and cross-attention
 # pages (sitebuild/attention_maps.py, sitebuild/attention_variants.py): titles, axes, query labels.
 MAPS = {
-    "key (attended to)": "键（被注意的）",
-    "query (attending)": "查询（发出注意的）",
+    "key (attended to)": "键（被关注方）",
+    "query (attending)": "查询（关注方）",
     "Simplified self-attention": "简化的自注意力",
     "Causal: no look-ahead": "因果：不看未来",
     "Trained, layer 1: previous token": "训练后，第 1 层：前一个词元",
@@ -67,8 +67,12 @@ PLOTS = {
     "median CPU time, forward + backward (ms)": "CPU 时间的中位数，前向 + 反向（毫秒）",
     "peak memory (MiB)": "峰值内存（MiB）",
     "peak memory above inputs (MiB)": "超出输入部分的峰值内存（MiB）",
-    "CPU time / sdpa's": "CPU 时间 / sdpa 的",
-    "memory above inputs / sdpa's": "超出输入部分的内存 / sdpa 的",
+    "CPU time / sdpa's": "CPU 时间与 sdpa 之比",
+    "memory above inputs / sdpa's": "超出输入部分的内存与 sdpa 之比",
+    # The legends: the forms' names (code, as on the page) with the page's Chinese for them.
+    "naive": "naive（朴素形式）",
+    "blockwise": "blockwise（分块形式）",
+    "sdpa": "sdpa（融合内核）",
     "forward + backward, relative to torch's fused scaled_dot_product_attention": (
         "前向 + 反向，相对于 torch 的融合 scaled_dot_product_attention"
     ),
@@ -118,7 +122,7 @@ def chinese_plot_title(title: str) -> str:
         match["dtype"],
     )
     training = "，前向 + 反向" if match["training"] else ""
-    return f"{machine}：批大小 {batch}，{heads} 个头，头大小 {head_dim}，{dtype}{training}"
+    return f"{machine}：批大小 {batch}，{heads} 个头，头维度 {head_dim}，{dtype}{training}"
 
 
 class AxisLabels(TypedDict):

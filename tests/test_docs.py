@@ -8,8 +8,9 @@ a printed line fails the suite when three things hold, and these tests check eac
    ones in ``??? success`` solutions included), and every page has examples;
 2. every line a page shows as output is part of what a collected example compares, and the
    comparison is exact (doctest's option flags at 0, none set per example);
-3. the Chinese pages' blocks equal the English pages' blocks (tests/test_zh_pages.py), outputs
-   included, so a changed digit there differs from the English page.
+3. the Chinese pages' blocks equal the English pages' blocks once comments are removed
+   (tests/test_zh_pages.py), code and outputs character for character, so a changed digit there
+   differs from the English page.
 
 End to end, `test_changed_printed_values_fail` changes every printed value of one page at once,
 its solutions included, and runs the changed copy as Sybil runs a page: exactly the examples that

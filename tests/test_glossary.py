@@ -88,8 +88,9 @@ def chinese_texts() -> list[tuple[str, str]]:
 
 def offences(text: str) -> list[str]:
     """The variants that the prose uses. A variant inside a longer glossary term does not count
-    (组查询注意力 inside 分组查询注意力)."""
-    text = prose(text)
+    (组查询注意力 inside 分组查询注意力), nor does one inside a quotation “…”: a quoted author's own
+    word (the tutorial's “使用点乘来处理”) stays as it was written."""
+    text = re.sub(r"“[^”\n]*”", "", prose(text))
     all_terms = {row["chinese"].split("（")[0] for row in terms()} | set(variants())
     found = []
     for term, never in variants().items():
@@ -120,15 +121,126 @@ def test_every_variant_belongs_to_a_glossary_term():
         assert term not in never
 
 
-def test_the_check_finds_a_variant_and_spares_longer_terms():
+def test_the_check_finds_a_variant_and_spares_longer_terms() -> None:
     assert offences("这里的注意力得分很大。") != []
     assert offences("分组查询注意力和多查询注意力。") == []
     assert offences("位置编码器") != [] and offences("位置编码") == []
     assert offences("`KV cache` 与 KV 缓存") == [] and offences("the KV cache") != []
     assert offences("```python\n>>> 点乘\n```\n") == []
+    assert offences("用点乘计算") != [] and offences("原教程写道“使用点乘来处理”。") == []  # a quotation
+    assert offences("旋转式位置编码和键值缓存") == []  # accepted synonyms
+    assert offences("被注意的词元") != [] and offences("请注意到这一点") == []
+    assert offences("头大小为 8") != [] and offences("模型的宽度") != []
 
 
 @pytest.mark.parametrize("name, text", chinese_texts(), ids=lambda v: v if v.endswith((".md", ".ipynb")) else "")
 def test_chinese_page_uses_the_glossary_terms(name, text):
     found = offences(text)
     assert found == [], f"zh/{name} uses variants that the glossary rules out:\n" + "\n".join(found)
+
+
+# Terms whose first use needs no English in parentheses: those written with English already
+# (softmax, KV 缓存, 在线 softmax), the one-character terms that also occur inside everyday words
+# (值 in 最大值, 头 in 开头, 块 in 分块), and the everyday words 关注 and 维度. The glossary page says so.
+NO_FIRST_USE_CHECK = {"值", "头", "注意力头", "块", "关注", "维度"}
+# Everyday words that contain a glossary term without being a use of it.
+NOT_A_USE = ["关键", "键盘", "按键"]
+# How far after a term its English may come: "查询、键和值（query、key 和 value）" names all three.
+WINDOW = 24
+
+
+def english_forms(english: str) -> list[str]:
+    """The ways the English of a glossary row may be written: "query / queries" gives both,
+    "rotary position embedding (RoPE)" gives the name and the abbreviation."""
+    forms = []
+    for form in english.split("/"):
+        name, _, abbreviation = form.partition("(")
+        forms += [name.strip(), abbreviation.rstrip(") ").strip()]
+    return [form.lower() for form in forms if form]
+
+
+def checked_terms() -> list[tuple[str, list[str]]]:
+    """(Chinese term, its English forms) for every term whose first use on a page must name the English."""
+    checked = []
+    for row in terms():
+        for chinese in row["chinese"].split("/"):
+            chinese = chinese.split("（")[0].strip()
+            if chinese in NO_FIRST_USE_CHECK or re.search(r"[A-Za-z]", chinese):
+                continue
+            checked.append((chinese, english_forms(row["english"])))
+    return checked
+
+
+def running_text(text: str) -> str:
+    """`text` with everything that is not running prose blanked out, character for character (so that
+    a position in it is a position in `text`): fenced code, inline code, maths, HTML comments, link
+    targets and link texts, headings, images, admonition titles, and quotations “…” and titles 《…》,
+    which are other authors' words."""
+
+    def blank(match: re.Match[str]) -> str:
+        return re.sub(r"[^\n]", "\0", match.group())
+
+    lines = text.split("\n")
+    for _, _, body in fences(text):
+        for number, line in body:
+            lines[number] = "\0" * len(line)
+    lines = ["\0" * len(line) if re.match(r"^ *(```|~~~|#|!\[|!!!|\?\?\?)", line) else line for line in lines]
+    text = "\n".join(lines)
+    for pattern in [
+        r"<!--.*?-->",
+        r"`[^`\n]*`",
+        r"\\\(.*?\\\)|\\\[.*?\\\]|\$[^$\n]*\$",
+        r"\[[^\]\n]*\](\([^)\n]*\)|\[[^\]\n]*\])?",
+        r"“[^”\n]*”|《[^》\n]*》",
+        "|".join(NOT_A_USE),
+    ]:
+        text = re.sub(pattern, blank, text, flags=re.S)
+    return text
+
+
+def unnamed_first_uses(text: str) -> list[tuple[int, str, str]]:
+    """(position, term, English) of each glossary term whose first use in `text` is not followed,
+    within the same clause, by a parenthesis （…） naming the English term. A use inside a longer
+    glossary term is not a use (查询 in 分组查询注意力)."""
+    text = running_text(text)
+    everything = {row["chinese"].split("（")[0] for row in terms()} | {c for c, _ in checked_terms()}
+    found = []
+    for term, english in checked_terms():
+        masked = text
+        for longer in sorted((t for t in everything if term in t and t != term), key=len, reverse=True):
+            masked = masked.replace(longer, "\0" * len(longer))
+        first = masked.find(term)
+        if first < 0:
+            continue
+        after = re.split(r"[。；！？\n]", text[first + len(term) :], maxsplit=1)[0]
+        parenthesis = re.search(r"（([^）]*)）", after)
+        if not (
+            parenthesis is not None
+            and parenthesis.start() <= WINDOW
+            and any(form in parenthesis.group(1).lower() for form in english)
+        ):
+            found.append((first, term, english[0]))
+    return sorted(found)
+
+
+def test_the_first_use_check_wants_the_english_once() -> None:
+    def unnamed(text: str) -> list[str]:
+        return [term for _, term, _ in unnamed_first_uses(text)]
+
+    assert unnamed("查询（query）与键（key）比较。之后的查询不必。") == []
+    assert unnamed("查询、键（query、key）比较。") == []
+    assert unnamed("查询与键比较。查询（query）。") == ["查询", "键"]
+    assert unnamed("## 查询\n\n查询（query）在标题之后。") == []
+    assert unnamed("[分组查询注意力](gqa.md)中，分组查询注意力（grouped-query attention）省内存。") == []
+    assert unnamed("分组查询注意力（grouped-query attention）") == []  # 查询 inside it is no use
+    assert unnamed("旋转位置编码（RoPE）") == []
+    assert unnamed("关键在于“查询”和《查询》，`查询`、\\(查询\\)") == []
+
+
+@pytest.mark.parametrize("name, text", chinese_texts(), ids=lambda v: v if v.endswith((".md", ".ipynb")) else "")
+def test_chinese_page_names_the_english_term_at_first_use(name: str, text: str) -> None:
+    found = [
+        f"{term} ({english}): …{text[max(0, at - 12) : at + 16]}…".replace("\n", " ")
+        for at, term, english in unnamed_first_uses(text)
+    ]
+    assert found == [], f"zh/{name}: the first use of these terms needs the English in （…）:\n" + "\n".join(found)

@@ -28,11 +28,11 @@ class CausalSelfAttention(SelfAttention):
         qkv_bias: give the query, key and value projections a bias.
         scale: multiplies the scores; ``None`` means ``1 / sqrt(d_out)``.
 
-    ``forward(inputs, mask=None)`` combines the causal mask with an optional boolean ``mask``
-    (``True`` = may attend, e.g. to ignore padding), broadcastable to
-    ``(..., seq_len, seq_len)``. A query left with no key to attend to gets a zero output.
-    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention`` (with
-    ``is_causal=True`` when there is no other mask).
+    ``forward(inputs, mask=None)`` combines the causal mask with an optional ``mask``, boolean
+    (``True`` = may attend, e.g. to ignore padding) or floating (added to the scores),
+    broadcastable to ``(..., seq_len, seq_len)``. A query left with no key to attend to gets a
+    zero output. ``forward`` calls PyTorch's ``F.scaled_dot_product_attention`` (with
+    ``is_causal=True`` when there is no other mask), a fused kernel where its conditions hold.
 
     Shapes: ``forward(inputs (..., seq_len, d_in)) -> (..., seq_len, d_out)``.
     """

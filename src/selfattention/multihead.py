@@ -6,7 +6,8 @@ outputs are concatenated and mixed by an output projection.
 
 The same module covers what current models add: grouped-query and multi-query attention
 (``num_kv_heads``), rotary positions (``rope=True``), incremental decoding with a
-`selfattention.KVCache` (``cache=``) and cross-attention (``context=``).
+`selfattention.KVCache` (``cache=``) and cross-attention (``context=``, or ``context_kv=`` with the
+context's keys and values projected once by ``MultiHeadAttention.project_context``).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ class MultiHeadSteps(AttentionSteps):
     The fields of `AttentionSteps`, per query head: ``queries`` and ``context`` are
     ``(..., num_heads, seq_len, head_dim)``; ``keys`` and ``values`` are
     ``(..., num_heads, key_len, head_dim)``, each key/value head repeated for the query heads
-    of its group (``key_len`` is ``seq_len``, or ``ctx_len`` with ``context``, or the cache's
-    length after the call with ``cache``); ``scores`` and ``weights`` are
+    of its group (``key_len`` is ``seq_len``, or ``ctx_len`` with ``context`` or ``context_kv``, or
+    the cache's length after the call with ``cache``); ``scores`` and ``weights`` are
     ``(..., num_heads, seq_len, key_len)``. Then:
 
     Attributes:
@@ -85,7 +86,7 @@ class MultiHeadAttention(nn.Module):
         scale: multiplies the scores of each head; ``None`` means ``1 / sqrt(head_dim)``, the
             width of one head (not of ``d_out``).
 
-    ``forward(inputs, mask=None, *, context=None, cache=None)``:
+    ``forward(inputs, mask=None, *, context=None, cache=None, context_kv=None)``:
 
     - ``mask``: optional, boolean (``True`` = may attend, the polarity of
       ``F.scaled_dot_product_attention``'s ``attn_mask``, the opposite of
@@ -96,18 +97,24 @@ class MultiHeadAttention(nn.Module):
     - ``context``: ``(..., ctx_len, d_in)``, the sequence the keys and values come from
       (cross-attention); the queries come from ``inputs``. Not with ``causal``, ``rope`` or
       ``cache``.
+    - ``context_kv``: the pair ``(keys, values)`` that `project_context` returns for a context,
+      each ``(..., num_kv_heads, ctx_len, head_dim)`` with the batch dimensions of ``inputs``:
+      cross-attention without projecting the context again, as a decoder does at every step
+      over one encoder output. The same output as ``context=`` with that context. Not with
+      ``context``, ``causal``, ``rope`` or ``cache``.
     - ``cache``: a `selfattention.KVCache` (needs ``causal=True``). The call appends the keys
       and values of ``inputs`` to it and attends over everything it holds; the new tokens are
       the last positions, so query ``i`` of the call sees every cached position and the new
       ones up to itself, and RoPE positions continue from the cache's length. One call on a
       whole sequence and a prefill followed by one token per call give the same outputs.
 
-    ``key_len`` is ``seq_len`` for self-attention, ``ctx_len`` with ``context``, and the
-    cache's length after the call with ``cache``.
+    ``key_len`` is ``seq_len`` for self-attention, ``ctx_len`` with ``context`` or
+    ``context_kv``, and the cache's length after the call with ``cache``.
 
-    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention`` (flash or
-    memory-efficient kernels where the device has them) and checks only metadata; ``steps``
-    computes the same thing explicitly, one tensor at a time.
+    ``forward`` calls PyTorch's ``F.scaled_dot_product_attention``, which runs a fused kernel
+    where its conditions hold (on the CPU, in PyTorch 2.13: batched inputs and no dropout; an
+    unbatched input or dropout while training takes its math path), and checks only metadata;
+    ``steps`` computes the same thing explicitly, one tensor at a time.
 
     Shapes: ``forward(inputs (..., seq_len, d_in)) -> (..., seq_len, d_out)``.
     """
@@ -182,6 +189,7 @@ class MultiHeadAttention(nn.Module):
         *,
         context: Tensor | None = None,
         cache: KVCache | None = None,
+        context_kv: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor | None, bool]:
         """Check the arguments of ``forward`` (metadata only, unless value checks are on) and
         return the ``attn_mask`` and ``is_causal`` arguments of ``F.scaled_dot_product_attention``:
@@ -197,9 +205,17 @@ class MultiHeadAttention(nn.Module):
         check_parameters(self)  # a value check: only inside checks()
         *batch, seq_len, _ = inputs.shape
         key_len = seq_len
+        if context is not None and context_kv is not None:
+            raise ValueError(
+                "context and context_kv cannot be used together: context_kv holds the keys and values "
+                "already projected from a context (project_context); pass one of them"
+            )
         if context is not None:
             context = self._check_context(inputs, context, cache)
             key_len = context.shape[-2]
+        if context_kv is not None:
+            keys, _ = self._check_context_kv(inputs, context_kv, cache)
+            key_len = keys.shape[-2]
         if cache is not None:
             if not isinstance(cache, KVCache):
                 raise TypeError(f"cache must be a KVCache, got {type(cache).__name__}")
@@ -228,44 +244,121 @@ class MultiHeadAttention(nn.Module):
             return None, False  # one new token sees every position held
         return causal_and(mask, seq_len, key_len=key_len, device=inputs.device), False  # aligned to the last
 
-    def _check_context(self, inputs: Tensor, context: object, cache: object) -> Tensor:
+    def _check_context_tensor(self, context: object, like: Tensor, like_name: str) -> Tensor:
+        """``context (..., ctx_len, d_in)``, floating, of the dtype and on the device of ``like``."""
         context = check_finite("context", check_floating("context", context))
-        check_like("context", context, "inputs", inputs)
+        check_like("context", context, like_name, like)
         if context.shape[-1] != self.d_in:
             raise ValueError(
                 f"context must have shape (..., ctx_len, d_in={self.d_in}), got shape {tuple(context.shape)}"
             )
-        if context.shape[:-2] != inputs.shape[:-2]:
-            raise ValueError(
-                f"context must have the batch dimensions of inputs: inputs have shape "
-                f"{tuple(inputs.shape)}, context has shape {tuple(context.shape)}"
-            )
+        return context
+
+    def _check_cross_attention(self, name: str, cache: object) -> None:
+        """Cross-attention (``context`` or ``context_kv``, named ``name``) with neither the causal
+        mask, RoPE nor a cache."""
         for flag, reason in (
             ("causal", "a causal mask needs queries and keys from one sequence"),
             ("rope", "RoPE measures offsets between positions of one sequence"),
         ):
             if getattr(self, flag):
-                raise ValueError(f"context (cross-attention) cannot be used with {flag}=True: {reason}")
+                raise ValueError(f"{name} (cross-attention) cannot be used with {flag}=True: {reason}")
         if cache is not None:
-            raise ValueError(
-                "context and cache cannot be used together: cross-attention keys and values come "
-                "from the context whole, compute them once instead of caching them"
+            advice = (
+                "project the context once with project_context(context) and pass the result as context_kv at each step"
+                if name == "context"
+                else "context_kv already holds them, projected once: pass it without a cache"
             )
+            raise ValueError(
+                f"{name} and cache cannot be used together: a cache grows by the keys and values of each "
+                f"new token, while a context's keys and values stay the same at every step; {advice}"
+            )
+
+    def _check_context(self, inputs: Tensor, context: object, cache: object) -> Tensor:
+        context = self._check_context_tensor(context, inputs, "inputs")
+        if context.shape[:-2] != inputs.shape[:-2]:
+            raise ValueError(
+                f"context must have the batch dimensions of inputs: inputs have shape "
+                f"{tuple(inputs.shape)}, context has shape {tuple(context.shape)}"
+            )
+        self._check_cross_attention("context", cache)
         return context
 
+    def _check_context_kv(self, inputs: Tensor, context_kv: object, cache: object) -> tuple[Tensor, Tensor]:
+        """The ``(keys, values)`` of `project_context`: each ``(..., num_kv_heads, ctx_len, head_dim)``
+        with the batch dimensions ``inputs.shape[:-2]``, of the inputs' dtype and device."""
+        if not isinstance(context_kv, tuple | list) or len(context_kv) != 2:
+            length = f" of length {len(context_kv)}" if isinstance(context_kv, tuple | list) else ""
+            raise TypeError(
+                f"context_kv must be a (keys, values) pair, as project_context returns, got "
+                f"{type(context_kv).__name__}{length}"
+            )
+        pair = []
+        for index, part in enumerate(context_kv):
+            name = f"context_kv[{index}]"
+            tensor = check_finite(name, check_floating(name, part, min_dim=3))
+            check_like(name, tensor, "inputs", inputs)
+            if (
+                tensor.shape[:-3] != inputs.shape[:-2]
+                or tensor.shape[-3] != self.num_kv_heads
+                or tensor.shape[-1] != self.head_dim
+            ):
+                batch = "".join(f"{size}, " for size in inputs.shape[:-2])
+                raise ValueError(
+                    f"{name} ({('keys', 'values')[index]}) must have shape ({batch}num_kv_heads={self.num_kv_heads}, "
+                    f"ctx_len, head_dim={self.head_dim}) for inputs of shape {tuple(inputs.shape)}, as this "
+                    f"module's project_context returns them, got shape {tuple(tensor.shape)}"
+                )
+            pair.append(tensor)
+        keys, values = pair
+        if keys.shape != values.shape:
+            raise ValueError(
+                f"context_kv[0] (keys) and context_kv[1] (values) must have one shape, one key and one value "
+                f"per context token: got {tuple(keys.shape)} and {tuple(values.shape)}"
+            )
+        self._check_cross_attention("context_kv", cache)
+        return keys, values
+
+    def project_context(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """The keys and values of a context, per key/value head, for ``forward(...,
+        context_kv=...)``: cross-attention's keys and values depend on the context only, so a
+        decoder projects the encoder's output once and reuses them at every step.
+
+        Checks ``context`` as ``forward(..., context=context)`` does, except its batch
+        dimensions (``forward`` checks them against its ``inputs``).
+
+        Shapes: ``context (..., ctx_len, d_in)`` -> keys and values, each
+        ``(..., num_kv_heads, ctx_len, head_dim)``.
+        """
+        context = self._check_context_tensor(context, self.w_key.weight, "the module's weights")
+        self._check_cross_attention("context", None)
+        check_parameters(self)  # a value check: only inside checks()
+        return self._project_keys_values(context)
+
+    def _project_keys_values(self, source: Tensor) -> tuple[Tensor, Tensor]:
+        """``(..., key_len, d_in)`` -> keys and values ``(..., num_kv_heads, key_len, head_dim)``."""
+        return self.split_heads(self.w_key(source)), self.split_heads(self.w_value(source))
+
     def project(
-        self, inputs: Tensor, *, context: Tensor | None = None, cache: KVCache | None = None
+        self,
+        inputs: Tensor,
+        *,
+        context: Tensor | None = None,
+        cache: KVCache | None = None,
+        context_kv: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """The queries, keys and values per head, rotated (``rope=True``), and the keys and
-        values appended to ``cache`` (all it holds is returned). Call `check` first.
+        values appended to ``cache`` (all it holds is returned); with ``context_kv`` its keys
+        and values, not projected again. Call `check` first.
 
         Shapes: ``inputs (..., seq_len, d_in)`` -> queries ``(..., num_heads, seq_len,
         head_dim)``, keys and values ``(..., num_kv_heads, key_len, head_dim)``.
         """
-        source = inputs if context is None else context
         queries = self.split_heads(self.w_query(inputs))  # (..., num_heads, seq_len, head_dim)
-        keys = self.split_heads(self.w_key(source))  # (..., num_kv_heads, key_len, head_dim)
-        values = self.split_heads(self.w_value(source))  # (..., num_kv_heads, key_len, head_dim)
+        if context_kv is not None:
+            keys, values = context_kv  # (..., num_kv_heads, ctx_len, head_dim), projected once
+        else:  # each (..., num_kv_heads, key_len, head_dim)
+            keys, values = self._project_keys_values(inputs if context is None else context)
         if self.rope:
             start = 0 if cache is None else cache.seq_len  # positions continue from the cache
             positions = torch.arange(start, start + inputs.shape[-2], device=inputs.device)
@@ -282,9 +375,10 @@ class MultiHeadAttention(nn.Module):
         *,
         context: Tensor | None = None,
         cache: KVCache | None = None,
+        context_kv: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
-        mask, is_causal = self.check(inputs, mask, context=context, cache=cache)
-        queries, keys, values = self.project(inputs, context=context, cache=cache)
+        mask, is_causal = self.check(inputs, mask, context=context, cache=cache, context_kv=context_kv)
+        queries, keys, values = self.project(inputs, context=context, cache=cache, context_kv=context_kv)
         attended = F.scaled_dot_product_attention(  # (..., num_heads, seq_len, head_dim)
             queries,
             keys,
@@ -305,13 +399,15 @@ class MultiHeadAttention(nn.Module):
         *,
         context: Tensor | None = None,
         cache: KVCache | None = None,
+        context_kv: tuple[Tensor, Tensor] | None = None,
     ) -> MultiHeadSteps:
         """The forward pass without dropout, computed explicitly and keeping every
         intermediate tensor (and checking the values for NaN and infinity). Key/value head
         ``h // (num_heads // num_kv_heads)`` is repeated for query head ``h``; with ``cache``
-        the new keys and values are appended to it, as in ``forward``."""
-        mask, is_causal = self.check(inputs, mask, context=context, cache=cache)
-        queries, keys, values = self.project(inputs, context=context, cache=cache)
+        the new keys and values are appended to it, as in ``forward``; ``context`` and
+        ``context_kv`` are taken as in ``forward``."""
+        mask, is_causal = self.check(inputs, mask, context=context, cache=cache, context_kv=context_kv)
+        queries, keys, values = self.project(inputs, context=context, cache=cache, context_kv=context_kv)
         # The keys and values of key/value head h are repeated for the query heads of its group.
         steps = attention_steps(queries, keys, values, mask, is_causal, self.scale, enable_gqa=True)
         concatenated = self.merge_heads(steps.context)

@@ -126,7 +126,8 @@ class SelfAttention(nn.Module):
     ``F.scaled_dot_product_attention`` (``True`` = may attend), the opposite of
     ``nn.MultiheadAttention``'s ``attn_mask``; hence its other name. It is boolean or floating
     (added to the scores, of the inputs' dtype), broadcastable to ``(..., seq_len, seq_len)``.
-    ``forward`` runs on PyTorch's fused ``F.scaled_dot_product_attention``.
+    ``forward`` calls PyTorch's ``F.scaled_dot_product_attention`` (a fused kernel where its
+    conditions hold; see `selfattention.MultiHeadAttention`).
 
     Shapes: ``forward(inputs (..., seq_len, d_in), mask=None) -> (..., seq_len, d_out)``.
     """

@@ -70,8 +70,8 @@ def test_chinese_figures_have_chinese_words(name, site):
 
 @pytest.mark.parametrize("result", ["cpu-2026-11-23", "cpu-fwdbwd-2026-11-23"])
 def test_chinese_benchmark_plots_have_chinese_words_and_every_glyph(result):
-    """sitebuild/benchmark_plots.py: every title and axis label in Chinese, every glyph drawn; the forms'
-    names (code) stay in the legend."""
+    """sitebuild/benchmark_plots.py: every title, axis label and legend entry in Chinese, every glyph drawn;
+    the legend keeps the forms' names (code) beside their Chinese names."""
     from benchmarks import load_results, plot_results, plot_training_ratios
 
     module, generated = load("benchmark_plots"), load("generated")
@@ -85,4 +85,5 @@ def test_chinese_benchmark_plots_have_chinese_words_and_every_glyph(result):
         ]
         assert all(re.search(r"[\u4e00-\u9fff]", word) for word in words), words
         legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
-        assert set(legend) <= {"naive", "blockwise", "sdpa"} and legend, legend
+        named = re.compile(r"(naive|blockwise|sdpa)（[\u4e00-\u9fff]+）")  # the form's name (code), then its Chinese
+        assert legend and all(named.fullmatch(text) for text in legend), legend
