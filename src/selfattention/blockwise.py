@@ -499,7 +499,8 @@ def blockwise_attention(
     """Scaled dot-product attention that never holds more than a block-by-block tile of scores,
     in the forward pass and in the backward pass.
 
-    The arguments of `selfattention.scaled_dot_product_attention` but dropout (``attn_mask``,
+    The arguments of `selfattention.scaled_dot_product_attention` but dropout and grouped-query
+    heads (``attn_mask``,
     ``is_causal`` aligned to the upper left, ``scale=None`` meaning ``1 / sqrt(d_k)``), and
     ``block_size``. Equal to ``softmax(query @ key^T * scale + mask) @ value`` up to rounding,
     and so are its gradients. With ``is_causal``, key blocks entirely after a query block are
