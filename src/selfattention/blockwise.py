@@ -500,9 +500,8 @@ def blockwise_attention(
     in the forward pass and in the backward pass.
 
     The arguments of `selfattention.scaled_dot_product_attention` but dropout and grouped-query
-    heads (``attn_mask``,
-    ``is_causal`` aligned to the upper left, ``scale=None`` meaning ``1 / sqrt(d_k)``), and
-    ``block_size``. Equal to ``softmax(query @ key^T * scale + mask) @ value`` up to rounding,
+    heads (``attn_mask``, ``is_causal`` aligned to the upper left, ``scale=None`` meaning
+    ``1 / sqrt(d_k)``), and ``block_size``. Equal to ``softmax(query @ key^T * scale + mask) @ value`` up to rounding,
     and so are its gradients. With ``is_causal``, key blocks entirely after a query block are
     skipped, so ``T (T + 1) / 2`` of the ``T^2`` tiles of ``T`` blocks are computed: nearly half
     when there are many. A query with no key to attend to gets a zero output and zero
