@@ -8,6 +8,9 @@
 # make audit      - tier 3: Lighthouse on every page (accessibility, best practices, SEO gated at 100,
 #                   byte/request/DOM/CLS budgets gated, performance reported) and the ProperDocs build
 # make .venv      - only create/update the environment from the pinned versions in constraints.txt
+# make mutate     - mutation testing of src/selfattention/ with mutmut (not part of any tier; results in
+#                   mutants/, read with `.venv/bin/mutmut results`; see CONTRIBUTING.md);
+#                   MUTANTS='selfattention.masks.*' tests again only the mutants of those names
 
 PYTHON ?= python3
 VENV   := .venv
@@ -17,13 +20,18 @@ HOST   ?= 127.0.0.1:8000
 export NO_MKDOCS_2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: .venv test test-site serve build audit lock clean
+.PHONY: .venv test test-site serve build audit mutate lock clean
 
 .venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[docs,test]'
+	touch $@
+
+# The `mutate` extra (mutmut), beside the environment of `make .venv`.
+$(VENV)/.installed-mutate: $(VENV)/.installed pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[mutate]'
 	touch $@
 
 # Node tools, pinned in their package-lock.json (tools/NAME/).
@@ -57,16 +65,23 @@ build: .venv
 	$(BIN)/mkdocs build --strict
 	$(BIN)/mkdocs build --strict -f mkdocs.zh.yml
 
+# Mutation testing, outside the tiers: its configuration (which files, which tests) is [tool.mutmut] in
+# pyproject.toml. mutmut forks a process per mutant (one at a time per core) from a process that has already
+# run torch: with torch's OpenMP thread pool started there, the forked processes hang, so torch runs on one
+# thread. Run again, it keeps the results of the functions whose code has not changed (mutants/ holds them).
+mutate: $(VENV)/.installed-mutate
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+
 serve: .venv
 	$(BIN)/python -m sitebuild.serve $(HOST)
 
 # Re-resolve the newest versions the ranges in pyproject.toml allow and pin them.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet 'torch==2.13.0' -e '.[docs,test]'
+	.lock-venv/bin/python -m pip install --quiet 'torch==2.13.0' -e '.[docs,test,mutate]'
 	{ grep '^#' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.new
 	mv constraints.new constraints.txt
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) site test-artifacts .pytest_cache .mypy_cache .ruff_cache .cache tools/*/node_modules
+	rm -rf $(VENV) site test-artifacts mutants .pytest_cache .mypy_cache .ruff_cache .cache tools/*/node_modules
