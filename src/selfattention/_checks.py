@@ -147,13 +147,13 @@ def check_finite(name: str, tensor: Tensor, *, allow_neg_inf: bool = False, alwa
     return tensor
 
 
-def check_parameters(module: torch.nn.Module, *, always: bool = False) -> None:
-    """Scan every floating parameter of ``module`` for NaN and infinity (a value check): a NaN in
-    a weight gives NaN outputs, or, in PyTorch's fused CPU kernel, finite but wrong ones."""
-    if scanning(always=always):
+def check_parameters(module: torch.nn.Module) -> None:
+    """Scan every floating parameter of ``module`` for NaN and infinity when value checks are on:
+    a NaN in a weight gives NaN outputs, or, in PyTorch's fused CPU kernel, finite but wrong ones."""
+    if scanning():
         for name, parameter in module.named_parameters():
             if parameter.is_floating_point():
-                check_finite(name, parameter.detach(), always=True)
+                check_finite(name, parameter.detach())
 
 
 def check_like(name: str, tensor: Tensor, reference_name: str, reference: Tensor) -> None:
@@ -356,7 +356,7 @@ def check_dropout(dropout: object, *, name: str = "dropout", allow_one: bool = F
     return dropout
 
 
-def check_size(name: str, value: object, *, minimum: int = 1) -> int:
+def check_size(name: str, value: object, *, minimum: int) -> int:
     """An integer of at least ``minimum`` (a Python or NumPy integer, or a traced size)."""
     if isinstance(value, torch.SymInt) or (isinstance(value, Tensor) and torch.jit.is_tracing()):
         return value  # type: ignore[return-value]  # a size read from a traced tensor's shape
