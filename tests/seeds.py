@@ -63,7 +63,7 @@ QKV_EXACT_WEIGHTS = torch.tensor(
 )
 # The tutorial rounds the softmax to one decimal for illustration ...
 QKV_ROUNDED_WEIGHTS = torch.tensor([[0.0, 0.5, 0.5], [0.0, 1.0, 0.0], [0.0, 0.9, 0.1]])
-# ... and reports these outputs, which the rounded weights give:
+# ... and reports these outputs, which its approximated weights give:
 QKV_ROUNDED_OUTPUTS = torch.tensor([[2.0, 7.0, 1.5], [2.0, 8.0, 0.0], [2.0, 7.8, 0.3]])
 # The tutorial's weighted values, indexed [key, query, :].
 QKV_ROUNDED_WEIGHTED_VALUES = torch.tensor(

@@ -36,7 +36,7 @@ def test_notebook_runs_and_prints_the_seeds_numbers(path, monkeypatch):
             assert not any(line.lstrip().startswith(("%", "!")) for line in source.split("\n")), number
             exec(compile(source, f"{path.name}, cell {number}", "exec"), namespace)
     text = printed.getvalue()
-    assert "tensor([[2.0000, 7.0000, 1.5000]," in text  # the tutorial's rounded outputs
+    assert "tensor([[2.0000, 7.0000, 1.5000]," in text  # the article's outputs, from its approximated weights
     assert "tensor([[1.9366, 6.6831, 1.5951]," in text  # the exact ones
     assert "[0.4177, 0.6503, 0.5645]])" in text  # first seed's last context vector
     assert os.getcwd() == str(path.parent)
