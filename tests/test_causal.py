@@ -270,3 +270,23 @@ def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
     assert module(randn(2, 3, 4, dtype=torch.float64)).dtype == torch.float64
     with pytest.raises(RuntimeError):  # what torch says instead: a matmul error
         torch.nn.Linear(4, 4).double()(randn(2, 3, 4))
+
+
+def test_the_module_uses_its_scale_bias_and_dropout_on_every_path():
+    # With and without a mask: the scale and qkv_bias given reach the computation, and dropout is
+    # applied in training on the masked path too.
+    inputs, padding = randn(2, 5, 4, seed=11), torch.tensor([True, True, True, True, False])
+    module = CausalSelfAttention(4, 3, qkv_bias=True, scale=0.3).eval()
+    assert module.w_query.bias is not None and CausalSelfAttention(4, 3).w_query.bias is None
+    queries, keys, values = module.project(inputs)
+    for mask in (None, padding):
+        allowed = causal_mask(5) if mask is None else causal_mask(5) & mask
+        scores = (queries @ keys.transpose(-2, -1) * 0.3).masked_fill(~allowed, float("-inf"))
+        with torch.no_grad():
+            assert_close(module(inputs, mask=mask), torch.softmax(scores, dim=-1) @ values)
+    dropped = CausalSelfAttention(4, 3, dropout=0.5).train()
+    with torch.no_grad():
+        evaluated = dropped.eval()(inputs, mask=padding)
+        torch.manual_seed(0)
+        trained = dropped.train()(inputs, mask=padding)
+    assert not torch.allclose(trained, evaluated)

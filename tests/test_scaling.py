@@ -113,3 +113,14 @@ def test_bad_arguments():
         softmax_saturation(0)
     with pytest.raises(ValueError, match="scale must be a finite number"):
         softmax_saturation(4, scale=float("inf"))
+
+
+def test_the_defaults_and_the_arguments_named():
+    default = softmax_saturation(4, generator=torch.Generator().manual_seed(3))
+    explicit = softmax_saturation(4, num_keys=16, num_queries=2000, generator=torch.Generator().manual_seed(3))
+    assert default == explicit
+    assert default.d_k == 4 and default.score_variance > 0
+    with pytest.raises(ValueError, match=r"^num_keys must be at least 1, got 0"):
+        softmax_saturation(4, num_keys=0)
+    with pytest.raises(ValueError, match=r"^num_queries must be at least 1, got 0"):
+        softmax_saturation(4, num_queries=0)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from selfattention import (
     SelfAttention,
     attention_context,
+    causal_mask,
     self_attention,
     self_attention_steps,
     weighted_values,
@@ -232,3 +233,23 @@ def test_a_float64_module_refuses_float32_inputs_with_a_clear_error():
 def test_inputs_on_another_device_than_the_module_are_refused():
     with pytest.raises(ValueError, match="inputs and the module's weights must be on one device, got meta and cpu"):
         SelfAttention(4, 4)(torch.empty(2, 3, 4, device="meta"))
+
+
+def test_the_functions_pass_their_mask_and_causal_flag_and_scan_every_input():
+    inputs, weight = randn(4, 3, seed=12), randn(3, 2, seed=13)
+    blocked = torch.tensor([True, True, False, True])  # key 2 is padding
+    steps = self_attention_steps(inputs, weight, weight, weight, attn_mask=blocked)
+    assert torch.equal(steps.weights[:, 2], torch.zeros(4))
+    causal = self_attention(inputs, weight, weight, weight, is_causal=True)
+    assert_close(causal, self_attention(inputs, weight, weight, weight, attn_mask=causal_mask(4)))
+    assert not torch.allclose(causal, self_attention(inputs, weight, weight, weight))
+    nan = float("nan")
+    for name, arguments in {
+        "inputs": (inputs.index_fill(0, torch.tensor(1), nan), weight, weight, weight),
+        "w_key": (inputs, weight, weight.index_fill(0, torch.tensor(0), nan), weight),
+        "w_value": (inputs, weight, weight, weight.index_fill(0, torch.tensor(0), nan)),
+    }.items():
+        with pytest.raises(ValueError, match=f"^{name} contains NaN or infinite values"):
+            self_attention_steps(*arguments)
+    module = SelfAttention(4, 3)
+    assert module.d_out == 3 and "d_out=3" in repr(module)
