@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from selfattention import (
+    KVCache,
     MultiHeadAttention,
     SelfAttention,
     causal_mask,
+    checks,
     from_torch_multihead,
     scaled_dot_product_attention,
     to_torch_attn_mask,
@@ -407,3 +409,123 @@ def test_qkv_bias_and_scale_are_checked_and_scale_is_used():
         assert_close(module(inputs), expected)
         assert_close(module.steps(inputs).output, expected)
     assert "scale=0.1" in repr(module)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"d_in": "4"}, TypeError, r"d_in must be an int, got str$"),
+        ({"d_out": 0}, ValueError, r"d_out must be at least 1, got 0$"),
+        (
+            {"d_out": 6, "num_heads": 4},
+            ValueError,
+            r"num_heads=4 must divide d_out=6: .* \(try num_heads in \[1, 2, 3, 6\]\)$",
+        ),
+        ({"num_kv_heads": 0}, ValueError, r"num_kv_heads must be at least 1, got 0$"),
+        (
+            {"num_kv_heads": 3, "num_heads": 4, "d_out": 8},
+            ValueError,
+            r"num_kv_heads=3 must divide num_heads=4: .* \(try num_kv_heads in \[1, 2, 4\]\)$",
+        ),
+        ({"rope": "yes"}, TypeError, r"rope must be True or False, got str 'yes'$"),
+    ],
+)
+def test_the_constructor_names_each_argument(arguments, error, message):
+    with pytest.raises(error, match=f"^{message}"):
+        MultiHeadAttention(**{"d_in": 4, "d_out": 4, "num_heads": 2, **arguments})
+
+
+def test_the_cross_attention_and_cache_refusals_say_why():
+    inputs, context = randn(1, 3, 4, seed=20), randn(1, 5, 4, seed=21)
+    module = seeded_module(4, 4, 2)
+    pair = module.project_context(context)
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^context and context_kv cannot be used together: context_kv holds the keys and values "
+            r"already projected from a context \(project_context\); pass one of them$"
+        ),
+    ):
+        module(inputs, context=context, context_kv=pair)
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^cache needs causal=True: without the causal mask an earlier token would attend to later "
+            r"ones in a full pass, which a cache of the past cannot reproduce$"
+        ),
+    ):
+        module(inputs, cache=KVCache())
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^context \(cross-attention\) cannot be used with causal=True: "
+            r"a causal mask needs queries and keys from one sequence$"
+        ),
+    ):
+        seeded_module(4, 4, 2, causal=True)(inputs, context=context)
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^context \(cross-attention\) cannot be used with rope=True: "
+            r"RoPE measures offsets between positions of one sequence$"
+        ),
+    ):
+        seeded_module(4, 4, 2, rope=True)(inputs, context=context)
+    with pytest.raises(TypeError, match=r"^context must have a floating-point dtype"):
+        module(inputs, context=context.long())
+    with pytest.raises(TypeError, match=r"^context and inputs must have one dtype"):
+        module(inputs, context=context.double())
+    with pytest.raises(
+        ValueError, match=r"^context_kv\[1\] \(values\) must have shape \(1, num_kv_heads=2, ctx_len, head_dim=2\)"
+    ):
+        module(inputs, context_kv=(pair[0], pair[1][..., :1]))
+    with pytest.raises(TypeError, match=r"^a floating mask must have the dtype of the scores, torch\.float32"):
+        module(inputs, mask=torch.zeros(3, 3, dtype=torch.float64))
+    with torch.no_grad():
+        module.w_key.weight[0, 0] = float("nan")
+    with checks(), pytest.raises(ValueError, match=r"^w_key\.weight contains NaN"):
+        module.project_context(context)
+
+
+def test_context_kv_without_batch_and_steps_with_a_context_mask():
+    module = seeded_module(4, 4, 2)
+    inputs, context = randn(3, 4, seed=22), randn(5, 4, seed=23)  # one sequence, no batch dimension
+    keys, values = module.project_context(context)  # (num_kv_heads, ctx_len, head_dim) = (2, 5, 2)
+    with torch.no_grad():
+        assert_close(module(inputs, context_kv=(keys, values)), module(inputs, context=context))
+        mask = torch.tensor([True, True, False, True, True])  # over the 5 context positions
+        expected = module(inputs, mask=mask, context=context)
+        assert_close(module.steps(inputs, mask=mask, context=context).output, expected)
+        assert_close(module.steps(inputs, mask=mask, context_kv=(keys, values)).output, expected)
+
+
+def test_a_mask_with_one_new_token_and_a_cache_is_used():
+    decoder = seeded_module(4, 4, 2, causal=True)
+    prompt, token = randn(1, 3, 4, seed=24), randn(1, 1, 4, seed=25)
+    with torch.no_grad():
+        outputs = []
+        for mask in (None, torch.tensor([True, False, True, True])):  # key 1 blocked for the new token
+            cache = KVCache()
+            decoder(prompt, cache=cache)
+            outputs.append(decoder(token, mask=mask, cache=cache))
+    assert not torch.allclose(*outputs)
+
+
+def test_the_description_of_the_module():
+    assert MultiHeadAttention(3, 8, 4, num_kv_heads=2).extra_repr() == (
+        "d_in=3, d_out=8, num_heads=4, num_kv_heads=2, head_dim=2, dropout=0.0, causal=False, scale=1/sqrt(2)=0.7071"
+    )
+    assert MultiHeadAttention(4, 8, 2, rope=True, rope_base=500000.0, scale=0.25, causal=True).extra_repr() == (
+        "d_in=4, d_out=8, num_heads=2, head_dim=4, dropout=0.0, causal=True, rope=True, rope_base=500000, scale=0.25"
+    )
+    assert MultiHeadAttention(4, 8, 2, rope=True).extra_repr() == (
+        "d_in=4, d_out=8, num_heads=2, head_dim=4, dropout=0.0, causal=False, rope=True, scale=1/sqrt(4)=0.5"
+    )
+
+
+def test_context_kv_of_the_wrong_shape_names_every_batch_dimension():
+    module = seeded_module(4, 4, 2)
+    inputs, context = randn(2, 3, 5, 4, seed=26), randn(2, 3, 6, 4, seed=27)
+    keys, values = module.project_context(context)
+    with pytest.raises(ValueError, match=r"^context_kv\[0\] \(keys\) must have shape \(2, 3, num_kv_heads=2, ctx_len"):
+        module(inputs, context_kv=(keys[..., :1], values))
