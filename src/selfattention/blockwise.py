@@ -44,6 +44,7 @@ from selfattention._checks import (
     default_scale,
     scanning,
 )
+from selfattention.attention import HALF  # dtypes computed in float32
 
 __all__ = [
     "BlockwiseGradients",
@@ -52,8 +53,6 @@ __all__ = [
     "blockwise_attention_gradients",
     "blockwise_attention_steps",
 ]
-
-HALF = (torch.float16, torch.bfloat16)  # computed in float32
 
 
 @dataclass(frozen=True)
