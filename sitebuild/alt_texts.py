@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -106,6 +106,18 @@ def join(items: Sequence[str], language: str) -> str:
 def vector(values: Sequence[float], decimals: int | None = None) -> str:
     """``"(2, 4, 4)"``: each value with ``decimals`` digits, or (``None``) as short as it is exact."""
     return "(" + ", ".join(f"{value:g}" if decimals is None else f"{value:.{decimals}f}" for value in values) + ")"
+
+
+def from_table(table: Mapping[str, Callable[[str], str]], name: str, language: str, *, kind: str = "figures") -> str:
+    """The alt text that ``table[name]`` writes in ``language``: the ``alt_text`` of a drawing module
+    whose texts are one function per figure.
+
+    Raises:
+        ValueError: no ``name`` in ``table`` (``kind`` names what the table holds, for the message).
+    """
+    if name not in table:
+        raise ValueError(f"name must be one of the {kind} {sorted(table)}, got {name!r}")
+    return table[name](language)
 
 
 FOLDERS = ("figures", "attention-variants", "attention-maps", "benchmarks")

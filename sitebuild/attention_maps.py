@@ -30,7 +30,7 @@ from selfattention.toy import (
     previous_token_targets,
     train_induction_model,
 )
-from sitebuild.alt_texts import by, number, require
+from sitebuild.alt_texts import by, from_table, number, require
 from sitebuild.chinese import chinese_fonts, in_chinese
 from sitebuild.generated import add_themed_svgs, cached_state
 from sitebuild.seeds import JOURNEY_INPUTS, JOURNEY_TOKENS
@@ -244,6 +244,4 @@ def alt_text(name: str, language: str) -> str:
     Raises:
         ValueError: no map ``name``.
     """
-    if name not in ALT_TEXTS:
-        raise ValueError(f"name must be one of the maps {sorted(ALT_TEXTS)}, got {name!r}")
-    return ALT_TEXTS[name](language)
+    return from_table(ALT_TEXTS, name, language, kind="maps")

@@ -16,7 +16,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import Files
 
 from selfattention import MultiHeadAttention, apply_rope, causal_mask, plot_attention
-from sitebuild.alt_texts import number, require
+from sitebuild.alt_texts import from_table, number, require
 from sitebuild.chinese import chinese_fonts, in_chinese
 from sitebuild.generated import add_themed_svgs
 from sitebuild.seeds import JOURNEY_TOKENS
@@ -247,6 +247,4 @@ def alt_text(name: str, language: str) -> str:
     Raises:
         ValueError: no figure ``name``.
     """
-    if name not in ALT_TEXTS:
-        raise ValueError(f"name must be one of the figures {sorted(ALT_TEXTS)}, got {name!r}")
-    return ALT_TEXTS[name](language)
+    return from_table(ALT_TEXTS, name, language)

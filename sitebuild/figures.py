@@ -30,7 +30,7 @@ from selfattention import (
     self_attention_steps,
     weighted_values,
 )
-from sitebuild.alt_texts import by, join, number, require, vector
+from sitebuild.alt_texts import by, from_table, join, number, require, vector
 from sitebuild.chinese import chinese_fonts, in_chinese
 from sitebuild.diagrams import Diagram, Operator, Panel, draw_diagram
 from sitebuild.generated import add_themed_svgs
@@ -615,6 +615,4 @@ def alt_text(name: str, language: str) -> str:
     Raises:
         ValueError: no figure ``name``.
     """
-    if name not in ALT_TEXTS:
-        raise ValueError(f"name must be one of the figures {sorted(ALT_TEXTS)}, got {name!r}")
-    return ALT_TEXTS[name](language)
+    return from_table(ALT_TEXTS, name, language)
