@@ -12,15 +12,15 @@ allocations; the memory the inputs already occupy is reported beside it. On CUDA
 With ``--backward`` it measures training instead: the forward pass and the backward pass of
 each form, with the peak of the worker process itself (``VmHWM`` in ``/proc/self/status``,
 which unlike ``ru_maxrss`` is not inherited from the parent process). ``--versus-torch`` times
-this package's modules against PyTorch's as ratios, and ``--decode`` measures the generation
-speed of a small decoder with and without the KV cache.
+this package's modules against PyTorch's as ratios, and ``--decode`` measures the tokens of
+text per second of a tiny GPT generating with and without the KV cache.
 
 Modules: `benchmarks.results` (what a run records, the FLOP counts, the files),
 `benchmarks.timing` (the forward sweep), `benchmarks.training` (the forward + backward sweep),
 `benchmarks.versus_torch`, `benchmarks.decoding` and `benchmarks.plots`.
 """
 
-from benchmarks.decoding import DecodeSpeed, load_decode_speed, measure_decoding
+from benchmarks.decoding import DecodeRun, DecodeSpeed, load_decode_speed, measure_decoding, save_decode_speed
 from benchmarks.plots import plot_results, plot_training_ratios
 from benchmarks.results import Case, Results, attention_flops, format_table, load_results, save, training_flops
 from benchmarks.timing import run
@@ -29,6 +29,7 @@ from benchmarks.versus_torch import Ratio, compare_with_torch, format_ratios
 
 __all__ = [
     "Case",
+    "DecodeRun",
     "DecodeSpeed",
     "Ratio",
     "Results",
@@ -44,5 +45,6 @@ __all__ = [
     "run",
     "run_training",
     "save",
+    "save_decode_speed",
     "training_flops",
 ]

@@ -6,16 +6,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from benchmarks.decoding import measure_decoding
+from benchmarks.decoding import SIZES, measure_decoding, save_decode_speed
 from benchmarks.results import DEFAULT_LENGTHS, FORMS, HEADER, TRAINING_HEADER, TRAINING_LENGTHS, Results, save
 from benchmarks.timing import run, worker
 from benchmarks.training import run_training
 from benchmarks.versus_torch import RATIO_HEADER, compare_with_torch
+from selfattention.data import the_verdict
 
 PROG = "python -m benchmarks"
 
@@ -61,27 +61,59 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--decode",
         action="store_true",
-        help="tokens per second of a small decoder (4 layers, d 256, 8 query and 2 key/value heads, RoPE) "
-        "generating 64 tokens after a 64-token prompt, with and without the KV cache, on one thread; "
-        "writes OUT/NAME.json (default name decode-cpu-DATE)",
+        help="tokens of text per second of a TinyGPT with random weights (--decode-size) generating characters "
+        "greedily after a prompt of --text, with and without the KV cache, on one thread; "
+        "writes OUT/NAME.json (default name decode-SIZE-cpu-DATE)",
+    )
+    parser.add_argument(
+        "--decode-size",
+        choices=list(SIZES),
+        default="tiny-gpt",
+        help="with --decode: the model of the tiny-GPT page (context 32, d 32, 2 blocks of 2 heads; 24 tokens "
+        "after 8, and 96 after 32, past the context), or one 8 times wider (context 256, d 256, 4 blocks of "
+        "4 heads; 224 tokens after 32)",
+    )
+    parser.add_argument(
+        "--text",
+        type=Path,
+        help="with --decode: the text whose characters are the vocabulary and whose start is the prompt "
+        '(default: Edith Wharton\'s "The Verdict", the text of the tiny-GPT page)',
     )
     return parser
 
 
 def _decode(args: argparse.Namespace, command: str) -> int:
     """``--decode``: measure generation with and without the KV cache, write ``NAME.json``."""
-    tiny = {"layers": 1, "d_model": 32, "heads": 4, "kv_heads": 2, "prompt_len": 4, "new_tokens": 4, "rounds": 1}
-    result = measure_decoding(**(tiny if args.smoke else {}), command=command, log=_print)
-    speed = result.tokens_per_s
-    print(
-        f"tokens per second: cache {speed['cache']:.1f}, no cache {speed['no_cache']:.1f}, "
-        f"speedup {result.speedup:.2f}, same outputs {result.same_outputs}"
-    )
+    if args.text is None:
+        text, name = the_verdict(), "The Verdict (selfattention.data.the_verdict)"
+    else:
+        text, name = args.text.read_text(encoding="utf-8"), args.text.name
+    if args.smoke:  # a one-block model, one round: checks that it runs
+        result = measure_decoding(
+            text,
+            text_name=name,
+            context_len=8,
+            d_model=16,
+            num_layers=1,
+            runs=((4, 4), (8, 4)),
+            rounds=1,
+            command=command,
+            log=_print,
+        )
+    else:
+        result = measure_decoding(text, text_name=name, **SIZES[args.decode_size], command=command, log=_print)
+    for measured in result.runs:
+        speed = measured.tokens_per_s
+        print(
+            f"prompt {measured.prompt_len}, {measured.new_tokens} new tokens, context {result.model['context_len']}: "
+            f"tokens per second: cache {speed['cache']:.1f}, no cache {speed['no_cache']:.1f}, "
+            f"speedup {measured.speedup:.2f} (in CPU time {measured.cpu_speedup:.2f}), same ids {measured.same_ids}"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{args.name or 'decode-cpu-' + result.date}.json"
-    path.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
+    path = args.out / f"{args.name or f'decode-{args.decode_size}-cpu-{result.date}'}.json"
+    save_decode_speed(result, path)
     print(f"wrote {path}")
-    return 0 if result.same_outputs else 1
+    return 0 if all(measured.same_ids for measured in result.runs) else 1
 
 
 def _sweep(args: argparse.Namespace, given: set[str], command: str) -> Results:

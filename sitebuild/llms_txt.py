@@ -1,7 +1,8 @@
 """``llms.txt`` (https://llmstxt.org) for the site, and the pages' Markdown beside them.
 
-``llms.txt`` names the site, says what it is and links every page of the navigation, in its order,
-to a plain-text copy: the page's Markdown source (published next to the page, e.g. ``scaling.md``)
+``llms.txt`` names the site, says what it is and links every page of the navigation, in its order and
+under the heading of its part of the reading path (a navigation section; pages outside one come first,
+under "Pages"), to a plain-text copy: the page's Markdown source (published next to the page, e.g. ``scaling.md``)
 or, for a notebook, the ``.ipynb`` file. ``llms-full.txt`` is every Markdown page in one file.
 Pages are taken from the navigation, so a page added to ``nav`` is listed with no change here.
 """
@@ -11,16 +12,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure import StructureItem
 from mkdocs.structure.files import Files
-from mkdocs.structure.nav import Navigation
+from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 pages: list[Page] = []
+# The heading each page of `pages` is listed under: "Pages", or the title of its top-level nav section.
+parts: list[str] = []
+
+
+def pages_in(items: list[StructureItem]) -> list[Page]:
+    """The pages of nav items, in nav order, those of nested sections included."""
+    found: list[Page] = []
+    for item in items:
+        if isinstance(item, Page):
+            found.append(item)
+        elif isinstance(item, Section):
+            found += pages_in(item.children)
+    return found
 
 
 def on_nav(nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
-    pages[:] = [page for page in nav.pages if isinstance(page, Page)]
+    pages.clear()
+    parts.clear()
+    for item in nav.items:
+        found = pages_in([item])
+        pages.extend(found)
+        parts.extend([str(item.title) if isinstance(item, Section) else "Pages"] * len(found))
     return nav
 
 
@@ -34,9 +54,13 @@ def text_url(page: Page) -> str:
 def on_post_build(config: MkDocsConfig) -> None:
     site = Path(config["site_dir"])
     base = config.get("site_url") or ""
-    lines = [f"# {config['site_name']}", "", f"> {config.get('site_description') or ''}", "", "## Pages", ""]
+    lines = [f"# {config['site_name']}", "", f"> {config.get('site_description') or ''}"]
     full = [f"# {config['site_name']}", "", f"> {config.get('site_description') or ''}", ""]
-    for page in pages:
+    heading = None
+    for page, part in zip(pages, parts, strict=True):
+        if part != heading:
+            lines += ["", f"## {part}", ""]
+            heading = part
         url = text_url(page)
         link = base + url if base else get_relative_url(url, "")
         title = page.title or page.file.name

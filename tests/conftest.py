@@ -4,7 +4,7 @@
 - `DEVICES`: the devices a test runs on, for ``pytest.mark.parametrize("device", DEVICES)``: the CPU,
   and CUDA under the ``gpu`` marker (skipped where no CUDA device is present); `GPU` is that mark;
 - `allowed_keys`: a random boolean mask, with or without a query that may attend to no key;
-- `TOLERANCES` and `assert_close`: one table of tolerances per dtype, those docs/pytorch.md states;
+- `TOLERANCES` and `assert_close`: one table of tolerances per dtype, those docs/methods.md states;
 - `CountSyncs`: counts the reads of a tensor's value back to the host;
 - the session fixture `trained_induction_model`: the model of docs/trained.md, trained once per process.
 """
@@ -26,7 +26,7 @@ GPU = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason
 #: The devices a test that compares against a reference runs on.
 DEVICES = ["cpu", pytest.param("cuda", marks=GPU, id="cuda")]
 
-#: Absolute and relative tolerance per dtype, against a float64 reference (docs/pytorch.md, "Tolerances").
+#: Absolute and relative tolerance per dtype, against a float64 reference (docs/methods.md, "Tolerances").
 #: float16 (10-bit mantissa) is compared only where the package promises what torch gives.
 TOLERANCES: dict[torch.dtype, dict[str, float]] = {
     torch.float64: {"atol": 1e-12, "rtol": 1e-12},

@@ -1,18 +1,19 @@
 """The benchmark harness (benchmarks/), in this process: the FLOP counts, the tables, the files, the
-ratios, a tiny measurement and the decoder. No timing is asserted. The command line itself, and the
+ratios, a tiny measurement and the decoding benchmark. No timing is asserted. The command line itself, and the
 plots (matplotlib), are tested in tests/site/test_benchmark_cli.py."""
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from pathlib import Path
 
-import torch
+import pytest
 
 from benchmarks import (
     Case,
+    DecodeRun,
+    DecodeSpeed,
     Results,
     attention_flops,
     compare_with_torch,
@@ -24,9 +25,10 @@ from benchmarks import (
     run,
     run_training,
     save,
+    save_decode_speed,
     training_flops,
 )
-from benchmarks.decoding import Decoder, generate
+from benchmarks.decoding import encode
 from benchmarks.training import naive_training_skip, resident_peak_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,26 +126,37 @@ def test_naive_form_is_skipped_where_it_cannot_fit():
     assert naive_training_skip(2**20, {**config, "device": "cuda"}) is None
 
 
-def test_generation_with_and_without_the_cache_agrees_in_float64():
-    torch.manual_seed(0)
-    model = Decoder(2, 8, 2, 1).double().eval()  # two layers: each has its own cache
-    prompt = torch.randn(1, 5, 8, dtype=torch.float64)
-    with torch.no_grad():
-        cached = generate(model, prompt, 6, cache=True)
-        recomputed = generate(model, prompt, 6, cache=False)
-    assert cached.shape == (1, 6, 8)
-    torch.testing.assert_close(cached, recomputed, atol=1e-12, rtol=1e-12)
+def test_encode_gives_each_character_its_index_in_the_vocabulary():
+    assert encode("abba c", " abc").tolist() == [1, 2, 2, 1, 0, 3]
+    with pytest.raises(ValueError, match="text has characters that are not in vocabulary: 'z'"):
+        encode("abz", " abc")
 
 
-def test_measure_decoding_records_both_modes(tmp_path):
+TEXT = "I HAD always thought Jack Gisburn rather a cheap genius"
+
+
+def test_measure_decoding_records_both_modes_within_and_past_the_context(tmp_path):
     result = measure_decoding(
-        layers=1, d_model=16, heads=4, kv_heads=2, prompt_len=3, new_tokens=3, rounds=1, threads=None, command="c"
+        TEXT, text_name="t", context_len=8, d_model=16, num_layers=2, runs=((3, 4), (8, 5)), rounds=2, threads=None
     )
-    assert result.same_outputs and set(result.tokens_per_s) == set(result.seconds) == {"cache", "no_cache"}
-    assert result.config["new_tokens"] == 3 and result.machine["device"] == "cpu" and result.speedup > 0
+    assert result.model["vocab_size"] == len(set(TEXT)) and result.model["context_len"] == 8
+    assert result.text == {"name": "t", "characters": len(TEXT), "tokenizer": "characters"}
+    assert [(measured.prompt_len, measured.new_tokens) for measured in result.runs] == [(3, 4), (8, 5)]
+    for measured in result.runs:
+        assert measured.same_ids
+        assert set(measured.seconds) == set(measured.cpu_seconds) == set(measured.tokens_per_s) == {"cache", "no_cache"}
+        assert measured.tokens_per_s["cache"] == measured.new_tokens / measured.seconds["cache"]
+        assert measured.cpu_tokens_per_s["no_cache"] == measured.new_tokens / measured.cpu_seconds["no_cache"]
+        assert measured.speedup == pytest.approx(measured.tokens_per_s["cache"] / measured.tokens_per_s["no_cache"])
+        assert measured.cpu_speedup == measured.cpu_seconds["no_cache"] / measured.cpu_seconds["cache"]
     path = tmp_path / "decode.json"
-    path.write_text(json.dumps(dataclasses.asdict(result)))
+    save_decode_speed(result, path)
     assert load_decode_speed(path) == result
+
+
+def test_measure_decoding_refuses_a_prompt_longer_than_the_text():
+    with pytest.raises(ValueError, match=r"^runs must hold \(prompt_len, new_tokens\) with .* got \(56, 4\)$"):
+        measure_decoding(TEXT, runs=((len(TEXT) + 1, 4),), rounds=1, threads=None)
 
 
 # A result file records the command that measured it: `python -m benchmarks`, or for the files measured
@@ -176,9 +189,12 @@ def test_committed_training_results_name_their_measurement():
 
 def test_committed_decoding_results_are_complete():
     paths = sorted((RESULTS / "decode").glob("*.json"))
-    assert paths
+    assert paths, "the KV-cache page reads a measured result"
     for path in paths:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        assert data["command"].startswith(tuple(command + "--decode" for command in RECORDED_COMMANDS))
-        assert data["machine"]["cpu_count"] >= 1 and data["date"] in path.name
-        assert data["same_outputs"] is True
+        speed = load_decode_speed(path)
+        assert isinstance(speed, DecodeSpeed) and all(isinstance(measured, DecodeRun) for measured in speed.runs)
+        assert speed.command.startswith("python -m benchmarks --decode") and "--smoke" not in speed.command
+        assert speed.machine["cpu_count"] >= 1 and speed.date in path.name and speed.threads == 1
+        assert speed.runs and all(measured.same_ids for measured in speed.runs)
+        # the first run is the headline: generation within the model's context
+        assert speed.runs[0].prompt_len + speed.runs[0].new_tokens <= speed.model["context_len"]

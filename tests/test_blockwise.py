@@ -10,7 +10,7 @@ from selfattention import (
     blockwise_attention_steps,
     scaled_dot_product_attention,
 )
-from tests.conftest import assert_close, randn
+from tests.conftest import allowed_keys, assert_close, randn
 from tests.seeds import QKV_EXACT_OUTPUTS, QKV_KEYS, QKV_QUERIES, QKV_VALUES
 
 
@@ -110,6 +110,11 @@ def test_fully_masked_rows_stay_finite_in_the_state():
         ),
         ({"query": torch.ones(37, 16, dtype=torch.int64)}, TypeError, "query must have a floating-point dtype"),
         ({"attn_mask": torch.ones(37, 36, dtype=torch.bool)}, ValueError, r"attn_mask of shape \(37, 36\) cannot"),
+        (
+            {"attn_mask": torch.zeros(37, 37, dtype=torch.float64)},
+            TypeError,
+            "a floating attn_mask must have the dtype of the scores, torch.float32, got torch.float64",
+        ),
     ],
 )
 def test_bad_input_is_refused(kwargs, error, message):
@@ -145,3 +150,89 @@ def test_steps_with_more_or_fewer_keys_than_queries_and_the_default_scale(n_q, n
     first_block = F.scaled_dot_product_attention(queries, keys[:, :2], values[:, :2])
     assert_close(states[0].output, first_block)
     assert states[-1].maximum.shape == (2, n_q, 1)
+
+
+def naive_masked(queries, keys, values, mask, scale):
+    """softmax(Q K^T * scale + mask) V written out (a boolean mask blocks its False entries), batch
+    dimensions broadcast by torch's matmul."""
+    scores = queries @ keys.transpose(-2, -1) * scale
+    scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    return torch.softmax(scores, dim=-1) @ values
+
+
+def test_leading_dimensions_and_the_mask_broadcast_against_each_other():
+    # Each of query, key, value and mask brings one batch dimension the others lack: (5, 2, 3) in all.
+    queries = randn(5, 1, 1, 7, 4, seed=1, dtype=torch.float64)
+    keys = randn(2, 1, 6, 4, seed=2, dtype=torch.float64)
+    values = randn(3, 6, 2, seed=3, dtype=torch.float64)
+    mask = torch.rand(2, 1, 7, 6, generator=torch.Generator().manual_seed(4)) > 0.3
+    mask[..., 0] = True  # every query keeps a key
+    result = blockwise_attention(queries, keys, values, mask, block_size=3, scale=0.7)
+    assert result.shape == (5, 2, 3, 7, 2)
+    assert_close(result, naive_masked(queries, keys, values, mask, 0.7))
+
+
+def test_a_floating_mask_is_added_to_the_scores():
+    queries, keys, values = random_qkv(2, dtype=torch.float64, n_q=6, n_k=9)
+    mask = randn(6, 9, seed=5, dtype=torch.float64)
+    mask[:, 4] = float("-inf")  # key 4 blocked for every query
+    expected = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
+    assert_close(blockwise_attention(queries, keys, values, mask, block_size=4), expected)
+
+
+def test_steps_apply_the_mask():
+    queries, keys, values = random_qkv(2, dtype=torch.float64, n_q=5, n_k=6)
+    mask = allowed_keys(6)[:5]  # a different pattern in each row
+    states = blockwise_attention_steps(queries, keys, values, mask, block_size=4)
+    assert len(states) == 2
+    assert_close(states[-1].output, F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask))
+    first = F.scaled_dot_product_attention(queries, keys[:, :4], values[:, :4], attn_mask=mask[:, :4])
+    assert_close(states[0].output, first)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("query", "query contains NaN or infinite values"),
+        ("key", "key contains NaN or infinite values"),
+        ("value", "value contains NaN or infinite values"),
+        ("attn_mask", r"attn_mask contains NaN or \+inf"),
+    ],
+)
+def test_steps_scan_their_inputs_with_value_checks_off(name, message):
+    # The helper that returns every step always scans, as the Bad input page says.
+    queries, keys, values = random_qkv(dtype=torch.float32, n_q=3, n_k=4)
+    arguments = {"query": queries, "key": keys, "value": values, "attn_mask": torch.zeros(3, 4)}
+    arguments[name] = arguments[name].clone()
+    arguments[name][1, 2] = float("nan")
+    with pytest.raises(ValueError, match=message):
+        blockwise_attention_steps(**arguments, block_size=2)
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_the_empty_state_has_the_dtype_and_device_of_the_queries(device):
+    state = OnlineSoftmaxState.empty(torch.zeros(2, 5, 4, dtype=torch.float64, device=device), 3)
+    for tensor, shape in ((state.maximum, (2, 5, 1)), (state.total, (2, 5, 1)), (state.accumulator, (2, 5, 3))):
+        assert tensor.shape == shape
+        assert tensor.dtype == torch.float64
+        assert tensor.device.type == device
+    if device == "cpu":
+        assert torch.isneginf(state.maximum).all()
+        assert not state.total.any() and not state.accumulator.any()
+
+
+def test_tensors_on_another_device_stay_there():
+    # The meta device (shapes, no values) stands in for a GPU: the tiles, the running state and the causal
+    # mask are made on the inputs' device, and a mask elsewhere is refused.
+    queries = torch.empty(2, 9, 4, device="meta")
+    values = torch.empty(2, 9, 3, device="meta")
+    result = blockwise_attention(queries, queries, values, is_causal=True, block_size=4)
+    assert result.device.type == "meta" and result.shape == (2, 9, 3)
+    with pytest.raises(ValueError, match="attn_mask is on cpu but the scores are on meta"):
+        blockwise_attention(queries, queries, values, torch.ones(9, 9, dtype=torch.bool))
+
+
+def test_no_queries_in_half_precision_keep_the_dtype():
+    empty, keys, values = (randn(2, n, 4, dtype=torch.float16) for n in (0, 5, 5))
+    result = blockwise_attention(empty, keys, values, block_size=2)
+    assert result.dtype == torch.float16 and result.shape == (2, 0, 4)

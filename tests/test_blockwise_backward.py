@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from selfattention import BlockwiseGradients, blockwise_attention, blockwise_attention_gradients
+from selfattention import BlockwiseGradients, blockwise_attention, blockwise_attention_gradients, checks
 from selfattention.blockwise import _BlockwiseAttention
 from tests.conftest import assert_close, randn
 
@@ -322,9 +322,109 @@ def test_half_precision_keeps_the_log_sum_exp_in_float32():
     result = blockwise_attention_gradients(queries, keys, values, grad_output, block_size=2)
     assert result.logsumexp.dtype == torch.float32
     assert result.output.dtype == result.grad_queries.dtype == torch.float16
+    assert result.grad_keys.dtype == result.grad_values.dtype == torch.float16
 
 
 def test_a_mask_that_needs_gradients_is_refused():
     queries, keys, values, _ = random_inputs(n_q=4, n_k=4, seed=28)
     with pytest.raises(ValueError, match="attn_mask requires grad, but blockwise_attention does not differentiate"):
         blockwise_attention(queries, keys, values, torch.zeros(4, 4, dtype=torch.float64, requires_grad=True))
+
+
+def test_gradients_function_with_a_mask():
+    queries, keys, values, grad_output = random_inputs(2, n_q=6, n_k=7, seed=29)
+    mask = torch.rand(6, 7, generator=torch.Generator().manual_seed(2)) > 0.4
+    mask[:, 3] = True  # every query keeps a key
+
+    def naive(q, k, v):
+        return torch.softmax((q @ k.transpose(-2, -1) / 4).masked_fill(~mask, float("-inf")), dim=-1) @ v
+
+    expected_output, expected = gradients(naive, queries, keys, values, grad_output)
+    result = blockwise_attention_gradients(queries, keys, values, grad_output, mask, block_size=3)
+    assert_close(result.output, expected_output)
+    for got, want in zip((result.grad_queries, result.grad_keys, result.grad_values), expected, strict=True):
+        assert_close(got, want)
+
+
+@pytest.mark.parametrize("function", [blockwise_attention, blockwise_attention_gradients])
+def test_the_default_block_size_is_256(monkeypatch, function):
+    # 257 keys make two blocks of keys at the default block size: two tiles forward, and two backward.
+    import selfattention.blockwise as blockwise
+
+    starts = []
+    original = blockwise._scores_tile
+
+    def counting(*args, **kwargs):
+        starts.append(kwargs["k_start"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(blockwise, "_scores_tile", counting)
+    queries, keys, values, grad_output = random_inputs(n_q=1, n_k=257, d_k=2, d_v=2, seed=30)
+    arguments = (queries, keys, values) + ((grad_output,) if function is blockwise_attention_gradients else ())
+    function(*arguments)
+    assert starts == [0, 256] * (len(arguments) - 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_forward_mode_derivatives_of_batched_inputs_equal_the_naive_form(dtype):
+    # Batched inputs (torch.func.jacfwd hides the batch from the function), several blocks of queries and keys,
+    # a causal mask; in float16 the tangents are computed in float32 and returned in float16.
+    primals = tuple(t.to(dtype) for t in random_inputs(2, n_q=7, n_k=7, d_k=4, d_v=3, seed=31)[:3])
+    tangents = tuple(t.to(dtype) for t in random_inputs(2, n_q=7, n_k=7, d_k=4, d_v=3, seed=32)[:3])
+    output, tangent = torch.func.jvp(
+        lambda q, k, v: blockwise_attention(q, k, v, is_causal=True, block_size=3), primals, tangents
+    )
+    expected_output, expected_tangent = torch.func.jvp(
+        lambda q, k, v: naive_attention(q, k, v, causal=True),
+        tuple(t.double() for t in primals),
+        tuple(t.double() for t in tangents),
+    )
+    assert output.dtype == tangent.dtype == dtype
+    assert_close(output, expected_output)
+    assert_close(tangent, expected_tangent)
+
+
+def test_forward_mode_derivatives_without_queries():
+    queries, keys, values, _ = random_inputs(2, n_q=0, n_k=5, d_k=4, d_v=3, seed=33)
+    tangents = tuple(torch.ones_like(t) for t in (queries, keys, values))
+    output, tangent = torch.func.jvp(
+        lambda q, k, v: blockwise_attention(q, k, v, block_size=2), (queries, keys, values), tangents
+    )
+    assert output.shape == tangent.shape == (2, 0, 3)
+
+
+def test_the_tangent_of_a_blocked_key_does_not_count():
+    # Key 2 is blocked for every query: the output does not depend on it, and even a non-finite tangent of it
+    # leaves the output's tangent that of attention over the other keys.
+    queries, keys, values, _ = random_inputs(n_q=4, n_k=5, d_k=3, d_v=2, seed=34)
+    grad_queries, grad_keys, grad_values, _ = random_inputs(n_q=4, n_k=5, d_k=3, d_v=2, seed=35)
+    grad_keys[2] = float("nan")
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[:, 2] = False
+    _, tangent = torch.func.jvp(
+        lambda q, k, v: blockwise_attention(q, k, v, mask, block_size=2),
+        (queries, keys, values),
+        (grad_queries, grad_keys, grad_values),
+    )
+    kept = [0, 1, 3, 4]
+    _, expected = torch.func.jvp(
+        naive_attention, (queries, keys[kept], values[kept]), (grad_queries, grad_keys[kept], grad_values[kept])
+    )
+    assert_close(tangent, expected)
+
+
+def test_a_mask_with_a_tangent_is_refused():
+    queries, keys, values, _ = random_inputs(n_q=3, n_k=3, seed=36)
+    mask = torch.zeros(3, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^blockwise_attention does not differentiate with respect to attn_mask$"):
+        torch.func.jvp(lambda m: blockwise_attention(queries, keys, values, m), (mask,), (torch.ones_like(mask),))
+
+
+def test_value_checks_on_at_the_forward_scan_grad_output_in_the_backward():
+    # The backward runs later, often outside the with block: it scans grad_output as the forward scanned its inputs.
+    queries, keys, values, grad_output = random_inputs(n_q=3, n_k=3, seed=37)
+    grad_output[0, 1] = float("nan")
+    with checks():
+        output = blockwise_attention(queries.requires_grad_(), keys, values, block_size=2)
+    with pytest.raises(ValueError, match=r"grad_output contains NaN or infinite values \(the first at index \(0, 1\)"):
+        output.backward(grad_output)

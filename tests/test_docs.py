@@ -78,8 +78,8 @@ def test_sybil_runs_every_english_page_and_no_chinese_page():
         assert DOCS_SYBIL.should_parse(page) is not chinese, page_id(page)
 
 
-# The Chinese edition's glossary is a table of terms: the only page without code.
-WITHOUT_EXAMPLES = {DOCS / "zh" / "glossary.md"}
+# The glossaries are tables of terms: the only pages without code.
+WITHOUT_EXAMPLES = {DOCS / "glossary.md", DOCS / "zh" / "glossary.md"}
 
 
 @pytest.mark.parametrize("page", [page for page in PAGES if page not in WITHOUT_EXAMPLES], ids=page_id)
@@ -132,6 +132,7 @@ CHAPTERS_WITH_EXERCISES = [
     "gqa.md",
     "kv-cache.md",
     "positions.md",
+    "transformer-block.md",
     "cross-attention.md",
     "pytorch.md",
     "trained.md",

@@ -1,8 +1,8 @@
 """Which implementation PyTorch's ``scaled_dot_product_attention`` runs on the CPU, and what it saves.
 
-docs/performance.md ("What the fused kernel saves") and docs/gqa.md say when the fused flash-attention
-kernel runs and what the forward pass keeps for the backward pass. These tests pin the same facts for the
-installed torch, independently of the pages, by the profiler's operation names and a
+docs/performance.md ("What the fused kernel saves", with plain and grouped-query heads) says when the
+fused flash-attention kernel runs and what the forward pass keeps for the backward pass. These tests pin
+the same facts for the installed torch, independently of the pages, by the profiler's operation names and a
 ``saved_tensors_hooks`` recorder, so that a torch release that changes them fails here with the case
 named:
 

@@ -114,6 +114,25 @@ def test_glossary_lists_the_key_terms_with_meaning_and_page():
         assert page and (ZH.parent / page.group(1)).exists(), f"{row['chinese']}: no link to an existing page"
 
 
+ENGLISH_GLOSSARY = ZH.parent / "glossary.md"
+
+
+def test_english_glossary_has_the_same_terms_and_pages() -> None:
+    """docs/glossary.md, the English edition's glossary, lists the Chinese glossary's terms in the same
+    order, each with a meaning and a link to the same page; a term added to one goes into both."""
+    rows = table_under(ENGLISH_GLOSSARY.read_text(encoding="utf-8"), "terms")
+    english = [dict(zip(["english", "meaning", "introduced"], row, strict=True)) for row in rows]
+    assert [row["english"] for row in english] == [row["english"] for row in terms()]
+
+    def page(cell: str) -> str:
+        link = re.fullmatch(r"\[[^\]]+\]\(([^)#]+)(#[^)]*)?\)", cell)
+        assert link, f"{cell!r} is not a link to a page"
+        return link.group(1)
+
+    assert [page(row["introduced"]) for row in english] == [page(row["introduced"]) for row in terms()]
+    assert all(row["meaning"] for row in english)
+
+
 def test_every_variant_belongs_to_a_glossary_term():
     chinese = {row["chinese"].split("（")[0] for row in terms()}
     assert set(variants()) <= chinese | {"暂退法"}

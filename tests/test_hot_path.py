@@ -20,6 +20,8 @@ from selfattention import (
     CausalSelfAttention,
     MultiHeadAttention,
     SelfAttention,
+    TinyGPT,
+    TransformerBlock,
     checks,
     checks_enabled,
 )
@@ -52,6 +54,9 @@ def modules() -> dict[str, tuple[torch.nn.Module, dict[str, torch.Tensor]]]:
         "CausalSelfAttention": (CausalSelfAttention(8, 4).eval(), {}),
         "CausalSelfAttention mask": (CausalSelfAttention(8, 4).eval(), {"mask": allowed}),
         "CausalSelfAttention training": (CausalSelfAttention(8, 4, dropout=0.1).train(), {}),
+        "TransformerBlock": (TransformerBlock(8, 2).eval(), {}),
+        "TransformerBlock grouped-query rope": (TransformerBlock(8, 4, num_kv_heads=2, rope=True).eval(), {}),
+        "TransformerBlock training": (TransformerBlock(8, 2, dropout=0.1).train(), {}),
     }
 
 
@@ -114,6 +119,7 @@ COMPILED_MODULES = [
     "SelfAttention float mask",
     "CausalSelfAttention",
     "CausalSelfAttention mask",
+    "TransformerBlock",
 ]
 # Every public function once, where no other compiled case runs it. Left out: "attention_scores scale" (a Python
 # float checked), "mask_scores bool" (it runs in "attention_weights"), "scaled_dot_product_attention" (its branches
@@ -145,6 +151,7 @@ EXPORTED_MODULES = [
     "MultiHeadAttention cross-attention",
     "SelfAttention float mask",
     "CausalSelfAttention mask",
+    "TransformerBlock",
 ]
 
 
@@ -170,8 +177,15 @@ NOT_ON_THE_HOT_PATH = {
     "to_torch_multihead",
     "halves_to_pairs",
     "rope_angles",
+    # Built once per batch or once per model: the padding mask reads its lengths (documented), the sinusoidal
+    # table is a constant added to the embeddings.
+    "padding_mask",
+    "sinusoidal_positions",
     # The KV cache: tests/test_kv_cache.py compiles a cached step and counts its host reads.
     "KVCache",
+    # A Python loop of model calls (each a TinyGPT forward, run by test_tiny_gpt_reads_no_value_compiles_and_exports);
+    # choosing a token reads no value on the host, but the loop's length is Python's.
+    "generate",
     # The pages' experiments and plots.
     "SoftmaxSaturation",
     "softmax_saturation",
@@ -185,7 +199,7 @@ NOT_ON_THE_HOT_PATH = {
 
 
 def test_every_public_name_is_on_the_hot_path_or_says_why_not():
-    run = {name.split()[0] for name in [*MODULES, *FUNCTIONS]}
+    run = {name.split()[0] for name in [*MODULES, *FUNCTIONS]} | {"TinyGPT"}
     assert sorted(set(sa.__all__) - run - NOT_ON_THE_HOT_PATH) == []
     assert sorted((run | NOT_ON_THE_HOT_PATH) - set(sa.__all__)) == []
 
@@ -216,6 +230,18 @@ def test_module_forward_reads_no_value(name):
     with checks(), CountSyncs() as checked:
         module(inputs, **kwargs)
     assert checked.syncs > 0  # the counter sees the scans that checks() switches on
+
+
+@pytest.mark.parametrize("rope", [True, False], ids=["rope", "learned-positions"])
+def test_tiny_gpt_reads_no_value_compiles_and_exports(rope):
+    torch.manual_seed(0)
+    model = TinyGPT(vocab_size=11, context_len=8, d_model=8, num_layers=2, num_heads=2, rope=rope).eval()
+    ids = torch.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
+    with CountSyncs() as counter:
+        expected = model(ids)
+    assert counter.syncs == 0
+    assert_close(torch.compile(model, fullgraph=True, backend="eager", dynamic=False)(ids), expected)
+    assert_close(torch.export.export(model, (ids,)).module()(ids), expected)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

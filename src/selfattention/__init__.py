@@ -19,6 +19,7 @@ from selfattention.attention import (
     scaled_dot_product_attention,
     weighted_values,
 )
+from selfattention.block import TransformerBlock
 from selfattention.blockwise import (
     BlockwiseGradients,
     OnlineSoftmaxState,
@@ -27,11 +28,14 @@ from selfattention.blockwise import (
     blockwise_attention_steps,
 )
 from selfattention.causal import CausalSelfAttention
+from selfattention.generation import generate
+from selfattention.gpt import TinyGPT
 from selfattention.interop import from_torch_multihead, to_torch_attn_mask, to_torch_multihead
 from selfattention.kv_cache import KVCache
-from selfattention.masks import causal_and, causal_mask
+from selfattention.masks import causal_and, causal_mask, padding_mask
 from selfattention.multihead import MultiHeadAttention, MultiHeadSteps
 from selfattention.plotting import plot_attention
+from selfattention.positions import sinusoidal_positions
 from selfattention.rope import apply_rope, halves_to_pairs, rope_angles
 from selfattention.scaling import SoftmaxSaturation, softmax_saturation
 from selfattention.simplified import simplified_self_attention
@@ -59,6 +63,8 @@ __all__ = [
     "OnlineSoftmaxState",
     "SelfAttention",
     "SoftmaxSaturation",
+    "TinyGPT",
+    "TransformerBlock",
     "apply_rope",
     "attention_context",
     "attention_dropout",
@@ -73,9 +79,11 @@ __all__ = [
     "checks",
     "checks_enabled",
     "from_torch_multihead",
+    "generate",
     "halves_to_pairs",
     "induction_batch",
     "mask_scores",
+    "padding_mask",
     "plot_attention",
     "rope_angles",
     "scaled_dot_product_attention",
@@ -83,6 +91,7 @@ __all__ = [
     "self_attention_steps",
     "set_checks",
     "simplified_self_attention",
+    "sinusoidal_positions",
     "softmax_saturation",
     "to_torch_attn_mask",
     "to_torch_multihead",

@@ -451,10 +451,10 @@ class _BlockwiseAttention(torch.autograd.Function):
         ctx.scan = scan  # value checks were on at the forward: scan grad_output too
 
     @staticmethod
-    def backward(ctx: Any, grad_output: Tensor | None, grad_logsumexp: Tensor | None) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_output: Tensor, grad_logsumexp: Tensor | None) -> tuple[Tensor | None, ...]:
+        # grad_output is never None: autograd gives zeros for an output that received no gradient
+        # (materialize_grads, on by default).
         queries, keys, values, output, logsumexp, *mask = ctx.saved_tensors
-        if grad_output is None:
-            grad_output = torch.zeros_like(output)
         check_finite("grad_output", grad_output, always=ctx.scan)
         grad_queries, grad_keys, grad_values, _ = _backward(
             queries,

@@ -7,12 +7,14 @@ blocked): convert with ``~mask`` (see `selfattention.interop.to_torch_attn_mask`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
 from selfattention._checks import check_size, check_tensor
 
-__all__ = ["causal_and", "causal_mask"]
+__all__ = ["causal_and", "causal_mask", "padding_mask"]
 
 
 def causal_mask(seq_len: int, *, key_len: int | None = None, device: torch.device | str | None = None) -> Tensor:
@@ -78,6 +80,56 @@ def causal_and(
         return causal_mask(seq_len, key_len=key_len, device=device)
     mask = check_tensor("mask", mask)
     return combine(mask, causal_mask(seq_len, key_len=key_len, device=mask.device if device is None else device))
+
+
+def padding_mask(lengths: Tensor | Sequence[int], seq_len: int | None = None) -> Tensor:
+    """Which positions of a padded batch hold real tokens: ``True`` for the first ``lengths[b]``
+    positions of sequence ``b``, ``False`` for the padding after them.
+
+    Used as a key mask (``True`` = may attend), it keeps every query away from the padding:
+    give it a query dimension, ``mask[:, None, :]`` for scores ``(batch, seq_len, seq_len)``, or a
+    head dimension too, ``mask[:, None, None, :]`` for ``(batch, num_heads, seq_len, seq_len)``,
+    and combine it with a causal mask by ``&`` (or `causal_and`). For a batch padded on the left,
+    flip it: ``padding_mask(lengths, seq_len).flip(-1)``. Reads the lengths' values (a host
+    synchronisation for lengths on an accelerator).
+
+    Args:
+        lengths: the number of real tokens of each sequence, a 1-D integer tensor or a sequence
+            of ints, each between 0 and ``seq_len``.
+        seq_len: the padded length; ``None`` means the longest of ``lengths`` (0 for an empty
+            batch).
+
+    Shapes: ``lengths (batch,)`` -> ``(batch, seq_len)``, boolean, on the device of ``lengths``.
+
+    Examples:
+        >>> import torch
+        >>> from selfattention import padding_mask
+        >>> padding_mask(torch.tensor([3, 1]))
+        tensor([[ True,  True,  True],
+                [ True, False, False]])
+        >>> padding_mask([2, 4], seq_len=5)
+        tensor([[ True,  True, False, False, False],
+                [ True,  True,  True,  True, False]])
+    """
+    if not isinstance(lengths, Tensor):
+        if isinstance(lengths, str | bytes) or not isinstance(lengths, Sequence):
+            raise TypeError(f"lengths must be a 1-D integer tensor or a sequence of ints, got {type(lengths).__name__}")
+        for length in lengths:
+            check_size("lengths", length, minimum=0)
+        lengths = torch.tensor([int(length) for length in lengths], dtype=torch.long)
+    if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
+        raise TypeError(f"lengths must be an integer tensor, got dtype {lengths.dtype}")
+    if lengths.dim() != 1:
+        raise ValueError(f"lengths must have shape (batch,), one length per sequence, got shape {tuple(lengths.shape)}")
+    if lengths.numel() > 0 and bool((lengths < 0).any()):
+        raise ValueError(f"lengths must be at least 0, got {lengths.tolist()}")
+    longest = int(lengths.max()) if lengths.numel() > 0 else 0
+    if seq_len is None:
+        seq_len = longest
+    seq_len = check_size("seq_len", seq_len, minimum=0)
+    if longest > seq_len:
+        raise ValueError(f"lengths must be at most seq_len={seq_len}, got a length of {longest}")
+    return torch.arange(seq_len, device=lengths.device) < lengths[:, None]  # (batch, seq_len)
 
 
 def combine(mask: Tensor, allowed: Tensor) -> Tensor:

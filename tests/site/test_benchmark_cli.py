@@ -110,8 +110,9 @@ def test_decode_smoke_run_writes_the_result(tmp_path: Path) -> None:
     done = benchmark("--decode", "--smoke", "--out", str(tmp_path), "--name", "smoke")
     result = load_decode_speed(tmp_path / "smoke.json")
     assert result.command.startswith("python -m benchmarks --decode --smoke")
-    assert result.same_outputs and set(result.tokens_per_s) == {"cache", "no_cache"}
-    assert result.config["new_tokens"] == 4 and result.machine["device"] == "cpu"
+    assert [(run.prompt_len, run.new_tokens, run.same_ids) for run in result.runs] == [(4, 4, True), (8, 4, True)]
+    assert all(set(run.tokens_per_s) == {"cache", "no_cache"} for run in result.runs)
+    assert result.model["context_len"] == 8 and result.machine["device"] == "cpu"
     assert "tokens per second" in done.stdout
 
 

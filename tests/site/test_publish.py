@@ -20,7 +20,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from sitebuild import llms_txt, repository
-from tests.site.conftest import REPO_URL, ROOT, SITE_URL, nav_pages, on_every_page
+from tests.site.conftest import REPO_URL, ROOT, SITE_URL, nav_pages, on_every_page, read_config
 
 PAGES = nav_pages()
 
@@ -111,6 +111,9 @@ def test_llms_txt_links_every_page_as_text(site):
     assert text.startswith("# selfattention\n\n> Self-attention in PyTorch")
     links = re.findall(r"^- \[([^\]]+)\]\(([^)]+)\)", text, flags=re.M)
     assert len(links) == len(PAGES)
+    # The pages outside a nav section ("Pages": the home page), then one heading per part of the reading path.
+    parts = [title for item in read_config()["nav"] for title, value in item.items() if isinstance(value, list)]
+    assert re.findall(r"^## (.+)$", text, flags=re.M) == ["Pages", *parts]
     for (_, url), page in zip(links, PAGES, strict=True):
         assert url.startswith(SITE_URL), url
         published = site / url.removeprefix(SITE_URL)

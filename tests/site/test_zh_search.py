@@ -6,8 +6,14 @@ query goes through docs/assets/javascripts/workers/search-segment.js, which over
 (block ``config``) starts as the search worker, before Material's own worker: it segments the query
 with the index's words, including a word at the query's end, which Material's segmenter never
 finds, and it parts Latin letters from Chinese characters (see CONTRIBUTING.md, "Upgrading
-tools"). The reader types as in tests/site/test_browser.py: Latin letters as keystrokes, Chinese
-characters as text input (as from an input method), then a key that makes the search run.
+tools"). Each word is searched whole (weighing the most), inside the longer words of the index
+(注意力 finds 自注意力), and through the words it is made of in the text only (a heading 「掩码」 does
+not outrank a section that writes 填充掩码). The pages that list every term carry a lower ``search.boost`` in their
+front matter (术语表, 来源与致谢, 错误的输入), and two chapters a higher one, so that their term is not
+lost to a passing mention on another page (多头注意力 for 注意力头, 因果自注意力 for 因果掩码; see
+CONTRIBUTING.md, "The Chinese edition"). The reader types as in tests/site/test_browser.py: Latin
+letters as keystrokes, Chinese characters as text input (as from an input method), then a key that
+makes the search run.
 """
 
 from __future__ import annotations
@@ -34,11 +40,20 @@ FIRST = {
     "分块注意力": "blockwise/",
     "反向传播": "backward/",
     "头维度": "multihead/#a-batch-through-two-heads-shape-by-shape",
-    "全被掩蔽的行": "causal/#mask-with-infty-before-the-softmax",
+    # the section that writes the term (causal.md describes the row, 「一行全是 −∞ 的分数」, without naming it)
+    "全被掩蔽的行": "backward/#a-query-with-nothing-to-attend-to",
     "KV缓存": "kv-cache/",
     "KV 缓存": "kv-cache/",
     "键值缓存": "kv-cache/",  # the glossary's synonym of KV 缓存
     "在线softmax": "blockwise/",
+    # a heading that names a term only in part (「掩码」 on kv-cache/, 「注意力图」) ranks after the
+    # sections that write it whole
+    "填充掩码": "causal/#padding-masks",
+    "前一词元头": "trained/#what-the-heads-learned",
+    "注意力头": "multihead/",
+    "归纳头": "trained/",  # before the bibliography's heading 「归纳头」 (来源与致谢 weighs less)
+    # the page whose title has the word itself; pages that say only 自注意力 are found too (see below)
+    "注意力": "attention-maps/",
 }
 
 
@@ -65,7 +80,7 @@ def address(server: str, location: str) -> re.Pattern[str]:
 
 
 def hrefs(links: Locator) -> list[str]:
-    return links.evaluate_all("links => links.map(a => a.href)")
+    return [str(href) for href in links.evaluate_all("links => links.map(a => a.href)")]
 
 
 def test_the_chinese_edition_starts_the_segmenting_worker(site: Path, browser: Browser, server: str) -> None:
@@ -113,4 +128,22 @@ def test_single_words_still_find_pages(browser: Browser, server: str, query: str
     with visit(browser, server, "zh/", **DESKTOP) as (page, problems, _):
         search(page, query)
         expect(page.locator(".md-search-result__item").first).to_contain_text(query, timeout=10_000)
+        assert problems == []
+
+
+def test_a_word_finds_the_longer_words_that_hold_it(site: Path, browser: Browser, server: str) -> None:
+    """「注意力」 finds every page that writes it, in any word of the index: also a page that writes only
+    自注意力 (the notebook's), which Material's prefix search (注意力*) does not reach."""
+    index = json.loads((site / "zh" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    words: dict[str, set[str]] = {}  # page -> its words that hold 注意力 (the index parts words with U+200B)
+    for doc in index["docs"]:
+        found = re.findall(r"[\u4e00-\u9fff]*注意力[\u4e00-\u9fff]*", f"{doc['title']} {doc['text']}")
+        if found:
+            words.setdefault(doc["location"].partition("#")[0], set()).update(found)
+    only_inside = [page for page, held in words.items() if not any(word.startswith("注意力") for word in held)]
+    assert only_inside, "no page writes 注意力 only inside a longer word: the test shows nothing"
+    with visit(browser, server, "zh/", **DESKTOP) as (page, problems, _):
+        search(page, "注意力")
+        expect(first_result(page).nth(0)).to_have_attribute("href", address(server, FIRST["注意力"]), timeout=10_000)
+        expect(page.locator(".md-search-result__meta")).to_have_text(f"{len(words)} 个符合条件的结果", timeout=1_000)
         assert problems == []

@@ -13,12 +13,12 @@
  * tries a word that ends at the run's last character (its loop stops one short; see
  * CONTRIBUTING.md, "Upgrading tools"): 「注意力权重」 is searched as 「注意力」, and a run whose
  * first characters are no word at all is searched whole. This worker segments each run itself,
- * longest word of the index first (and each long word into its parts, see segmentRun), and hands
- * Material each word followed by a character that is in no word, so that Material's loop reaches
- * the word's end and keeps it whole; the rest of a run (a word still being typed) goes to Material
- * as it is. It also puts a space between Chinese
- * characters and Latin letters or digits, which the index holds as separate words ("KV缓存" is
- * searched as "KV 缓存").
+ * longest word of the index first, and hands Material each word followed by a character that is in
+ * no word, so that Material's loop reaches the word's end and keeps it whole; the rest of a run (a
+ * word still being typed) goes to Material as it is. Each word is searched as three kinds of lunr
+ * terms (lunr's query syntax: `*` a wildcard, `text:` one field, `^N` a boost), see segmentRun. It
+ * also puts a space between Chinese characters and Latin letters or digits, which the index holds
+ * as separate words ("KV缓存" is searched as "KV 缓存").
  */
 
 const SETUP = 0
@@ -72,21 +72,37 @@ function split(text, longest) {
   return [found, ""]
 }
 
+/*
+ * How much each kind of term weighs (lunr boosts; only their ratios within a field matter, since
+ * lunr divides each field's score by the length of the query's vector for that field).
+ */
+const WHOLE = 3   // the word typed, and the words of the index it begins (Material's own prefix search)
+const INSIDE = 1  // the words of the index that hold it: 自注意力 and 多头注意力 for 注意力
+const PART = 1    // the words of two characters or more a longer word is made of, in the text only
+
 /**
- * A run of Chinese characters as terms for Material: each word of the index in it, kept whole, and
- * the shorter words that a word of three characters or more is made of (「因果掩码」: 因果掩码, 因果,
- * 掩码): a section that writes the whole word scores more than one that writes only its parts, and
- * those are found too, as for a query of several words.
+ * A run of Chinese characters as terms for Material. Each word of the index in it is searched
+ * - whole, and as the start of longer words (「注意力」 finds 注意力权重), weighing the most;
+ * - inside longer words (「注意力」 finds 自注意力 and 多头注意力, as "attention" finds
+ *   "self-attention" in English: the glossary's compounds are single words of the index);
+ * - and, for a word of four characters or more, as the words of two characters or more it is made
+ *   of (「因果掩码」: 因果, 掩码; 「全被掩蔽的行」: 掩蔽; not 注意力, whose 注意 says something else), in
+ *   the text only: a section that writes only the parts is found, after one that writes the word,
+ *   and a heading that names only a part (「掩码」) does not outrank a section that writes the whole
+ *   term (Material weighs a title a thousand times a text).
+ * Every term carries a boost (`^N`), so Material adds no trailing wildcard of its own (the first
+ * kind's is written here).
  */
 function segmentRun(run) {
   const [found, rest] = split(run, run.length)
   const terms = []
   for (const word of found) {
-    terms.push(word)
-    if (word.length > 2)
-      terms.push(...split(word, word.length - 1)[0])
+    terms.push(`${word}${end}*^${WHOLE}`, `*${word}${end}*^${INSIDE}`)
+    if (word.length > 3)
+      for (const part of split(word, word.length - 1)[0].filter(part => part.length > 1))
+        terms.push(`text:${part}${end}^${PART}`)
   }
-  return [...terms.map(term => term + end), rest].filter(Boolean).join(" ")
+  return [...terms, rest].filter(Boolean).join(" ")
 }
 
 /** The query as Material's worker should see it. */
