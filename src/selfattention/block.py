@@ -65,6 +65,11 @@ class TransformerBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.d_model = check_positive_int("d_model", d_model)
+        if d_model % check_positive_int("num_heads", num_heads) != 0:
+            raise ValueError(
+                f"num_heads={num_heads} must divide d_model={d_model}: each head gets d_model // num_heads "
+                f"dimensions (try num_heads in {[h for h in range(1, d_model + 1) if d_model % h == 0]})"
+            )
         self.d_ff = 4 * d_model if d_ff is None else check_positive_int("d_ff", d_ff)
         dropout = check_dropout(dropout)
         self.norm_1 = nn.LayerNorm(d_model)

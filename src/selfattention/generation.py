@@ -3,9 +3,11 @@
 Each step reads the logits of the last position and appends one token: the most likely one
 (greedy, ``temperature=0``) or one drawn from the softmax of ``logits / temperature``, optionally
 among the ``top_k`` most likely. With ``use_cache=True`` the model computes the keys and values of
-each token once and keeps them in one `selfattention.KVCache` per block (Raschka's
-*Build a Large Language Model (From Scratch)*, bonus material on the KV cache); without it, every
-step runs the model on the whole window again. Both give the same tokens.
+each token once (until the window slides, see `generate`) and keeps them in one
+`selfattention.KVCache` per block (Raschka's *Build a Large Language Model (From Scratch)*, bonus
+material on the KV cache); without it, every step runs the model on the whole window again. Both
+give the same tokens, unless two candidates' logits tie to within rounding error (the two ways
+sum in different orders).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def generate(
         max_new_tokens: how many tokens to append (0 returns ``ids``).
         use_cache: keep the keys and values of past tokens in a `selfattention.KVCache` per block
             and run the model on the new token only; ``False`` runs it on the whole window at
-            every step. The tokens are the same.
+            every step. The tokens are the same, unless two logits tie to within rounding error.
         temperature: 0 picks the most likely token (greedy decoding); a positive value samples
             from ``softmax(logits / temperature)``: below 1 sharper, above 1 flatter.
         top_k: sample only among the ``top_k`` most likely tokens (``None``: all); no effect when
@@ -69,8 +71,9 @@ def generate(
 
     The model reads at most ``model.context_len`` tokens: past it, each step sees the last
     ``context_len`` tokens (a sliding window). Positions are counted from the window's start,
-    so the keys and values a cache holds would be those of other positions; the cache is
-    therefore emptied and filled again from the window whenever it is full. Past
+    and from the second block on every key and value has seen the token that left the window,
+    so what a cache holds no longer belongs to the window; the cache is therefore emptied and
+    filled again from the window whenever it is full. Past
     ``context_len`` that happens at every step, and generation is no faster than without it.
 
     Runs under ``torch.no_grad()``.
