@@ -3,34 +3,28 @@
 The page trains a `TinyGPT` on Edith Wharton's "The Verdict" and prints greedy continuations.
 Another CPU or thread count rounds some sums differently, so its trained weights differ in their
 last digits; the printed characters stay the same only if the model prefers each of them by a wide
-margin. These tests run the page's own code (its ```python blocks up to its attention section)
-and check that margin at every generated step.
+margin. The page prints that margin (more than 2 at every generated character); these tests check the text
+the page trains on and what the page prints.
 """
 
 from __future__ import annotations
 
-import doctest
 import fnmatch
 import hashlib
-import textwrap
 from importlib.resources import files
-from typing import Any
 
 import pytest
 import torch
 
+from selfattention import TinyGPT
 from selfattention.data import the_verdict
-from tests.pages import DOCS, ROOT, fences
+from tests.pages import DOCS, ROOT
 
 PAGE = DOCS / "tiny-gpt.md"
 # The file as Raschka's LLMs-from-scratch repository has it (ch02/01_main-chapter-code/the-verdict.txt).
 VERDICT_SHA256 = "b41e41a68f0398a3154ae69e2e4c0e2694e17fe0d66730536837f1b01935b31f"
 # The continuations the page prints: (prompt, max_new_tokens, printed text).
 CONTINUATIONS = [("Jack Gis", 4, "Jack Gisburn"), ("Mrs. Str", 3, "Mrs. Stroud"), ("Mrs. Gis", 4, "Mrs. Gisburn")]
-# Top-1 logit minus top-2 logit at every generated step: a probability ratio of at least e^2 (about 7).
-# Training the same model in float64 instead of float32 moves these margins by less than 1, and the smallest stays
-# above 3.
-MIN_MARGIN = 2.0
 
 
 def test_the_verdict_is_the_committed_text() -> None:
@@ -51,26 +45,6 @@ def test_the_verdict_ships_in_the_wheel() -> None:
     assert any(fnmatch.fnmatch("data/the-verdict.txt", pattern) for pattern in patterns), patterns
 
 
-def _page_namespace() -> dict[str, Any]:
-    """Run the page's examples up to its attention section, in one namespace, outputs unchecked."""
-    text = PAGE.read_text(encoding="utf-8")
-    stop = text[: text.index("\n## What its heads attend to")].count("\n")
-    namespace: dict[str, Any] = {}
-    parser = doctest.DocTestParser()
-    for info, _indent, body in fences(text):
-        if info != "python" or not body or body[0][0] > stop:
-            continue
-        block = textwrap.dedent("\n".join(line for _, line in body)) + "\n"
-        for example in parser.get_examples(block):
-            exec(compile(example.source, str(PAGE), "exec"), namespace)
-    return namespace
-
-
-@pytest.fixture(scope="module")
-def page() -> dict[str, Any]:
-    return _page_namespace()
-
-
 def test_the_page_prints_these_continuations() -> None:
     text = PAGE.read_text(encoding="utf-8")
     for prompt, new_tokens, printed in CONTINUATIONS:
@@ -78,27 +52,13 @@ def test_the_page_prints_these_continuations() -> None:
         assert f"'{printed}'" in text
 
 
-@pytest.mark.parametrize(("prompt", "new_tokens", "printed"), CONTINUATIONS)
-def test_every_generated_character_wins_by_a_wide_margin(
-    page: dict[str, Any], prompt: str, new_tokens: int, printed: str
-) -> None:
-    model, encode, decode = page["model"], page["encode"], page["decode"]
-    ids = encode(prompt)
-    margins = []
-    with torch.no_grad():
-        for _ in range(new_tokens):  # the greedy loop written out, reading every step's logits
-            logits = model(ids[None])[0, -1]
-            top_two = logits.topk(2).values
-            margins.append(float(top_two[0] - top_two[1]))
-            ids = torch.cat((ids, logits.argmax().reshape(1)))
-    assert decode(ids) == printed
-    assert min(margins) >= MIN_MARGIN, margins
-
-
-def test_the_page_reads_the_weights_the_model_uses(page: dict[str, Any]) -> None:
-    """The page's attention maps come from `MultiHeadAttention.steps`; the outputs of those same
-    steps, put back into each block, give the model's logits."""
-    model, ids = page["model"], page["held_out_inputs"][:4]
+def test_the_page_reads_the_weights_the_model_uses() -> None:
+    """The page's attention maps come from `MultiHeadAttention.steps` on each block's normed stream;
+    the outputs of those same steps, put back into each block, give the model's logits (a model of
+    the page's size, untrained: the reading does not depend on the weights)."""
+    torch.manual_seed(0)
+    model = TinyGPT(62, context_len=32, d_model=32, num_layers=2, num_heads=2).eval()
+    ids = torch.randint(0, 62, (4, 32), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         stream = model.token_embedding(ids)
         for block in model.blocks:
