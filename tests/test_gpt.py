@@ -246,7 +246,14 @@ def test_bad_input_is_refused_with_named_errors() -> None:
         (lambda: model(torch.zeros(1, 9, dtype=torch.long)), ValueError, "more than context_len=8"),
         (lambda: model(ids, caches=[]), ValueError, "one KVCache per block"),
         (lambda: model(ids, caches=3), TypeError, "caches must be a list of KVCache"),  # type: ignore[arg-type]
-        (lambda: TinyGPT(10, 8, 16, 2, 3), ValueError, r"^num_heads=3 must divide d_model=16: each head gets d_model // num_heads dimensions \(try num_heads in \[1, 2, 4, 8, 16\]\)$"),
+        (
+            lambda: TinyGPT(10, 8, 16, 2, 3),
+            ValueError,
+            (
+                r"^num_heads=3 must divide d_model=16: each head gets d_model // num_heads dimensions "
+                r"\(try num_heads in \[1, 2, 4, 8, 16\]\)$"
+            ),
+        ),
         (lambda: TinyGPT(10, 0, 16, 2, 2), ValueError, "context_len must be at least 1"),
         (lambda: TransformerBlock(16, 2, d_ff=0), ValueError, "d_ff must be at least 1"),
         (
@@ -361,6 +368,7 @@ def test_messages_name_the_argument() -> None:
             r"^caches must all hold the same number of positions; reset\(\) them for a new sequence$",
         ),
         (lambda: TransformerBlock(0, 2), ValueError, r"^d_model must be at least 1, got 0$"),
+        (lambda: TransformerBlock(16, 0), ValueError, r"^num_heads must be at least 1, got 0$"),
         (lambda: TransformerBlock(4, 2, rope=1), TypeError, r"^rope must be True or False, got int 1$"),  # type: ignore[arg-type]
         (lambda: TransformerBlock(4, 2)(torch.ones(2, 4, dtype=torch.long)), TypeError, r"^x must have a floating"),
     ]
