@@ -4,7 +4,10 @@ Each map is computed here with ``selfattention`` and drawn with ``plot_attention
 Material's light and dark schemes, as SVG files added to the site under
 ``images/attention-maps/``; pages show them with ``#only-light`` / ``#only-dark``. Nothing is
 drawn by hand or committed. The maps of docs/trained.md come from the model that page trains,
-trained here with the same function and seed. ``tests/test_attention_maps.py`` checks the weights behind each map.
+trained here with the same function and seed. The map of docs/tiny-gpt.md comes from that page's own
+code: its examples are run here (sitebuild/page_namespace.py) up to its previous-character scores, and
+the tensors kept in the build cache, so a build trains the tiny GPT once. ``tests/test_attention_maps.py``
+checks the weights behind each map (tests/site/ those of the trained models).
 `alt_text` writes each map's alt text, in English and Chinese, from the same weights (sitebuild/alt_texts.py).
 """
 
@@ -32,7 +35,8 @@ from selfattention.toy import (
 )
 from sitebuild.alt_texts import by, from_table, number, require
 from sitebuild.chinese import chinese_fonts, in_chinese
-from sitebuild.generated import add_themed_svgs, cached_state
+from sitebuild.generated import ROOT, add_themed_svgs, cached_state
+from sitebuild.page_namespace import page_digest, run_examples
 from sitebuild.seeds import JOURNEY_INPUTS, JOURNEY_TOKENS
 from sitebuild.strings import chinese, chinese_axes
 from sitebuild.svg import svg_bytes
@@ -90,6 +94,55 @@ def untrained_weights() -> torch.Tensor:
     return attention_maps(untrained_model(), EXAMPLE.tokens)[0, 0, trained_heads()[0]]
 
 
+# The tiny GPT of docs/tiny-gpt.md: the page's examples, run up to its previous-character scores
+# (`previous`, (layer, head)), give the model's weights on the held-out windows, drawn for one window
+# and the head of layer 2 that the page's measure ranks first.
+TINY_GPT_PAGE = ROOT / "docs" / "tiny-gpt.md"
+TINY_GPT_WINDOW = 36  # "d Grindle: I told Mrs. Stroud he": two names of the story, chosen once
+TINY_GPT_LAYER = 1  # layer 2, counted from 0: where the page finds a head at 60 % or more
+COUNTED_FROM = 3  # the page counts the queries from position 3 on
+VISIBLE = {" ": "\u2423", "\n": "\u21b5"}  # a space and a line break, drawn as ␣ and ↵
+
+
+@functools.cache
+def tiny_gpt() -> dict[str, torch.Tensor]:
+    """The tensors of docs/tiny-gpt.md, computed by the page's code: ``weights`` (layer, window, head,
+    query, key), ``inputs`` (window, position) the held-out ids, ``chars`` (vocabulary,) the
+    characters' code points, ``previous`` (layer, head) the page's previous-character scores."""
+
+    def run_page() -> dict[str, torch.Tensor]:
+        page = run_examples(TINY_GPT_PAGE, "previous")
+        return {
+            "weights": page["weights"].clone(),
+            "inputs": page["held_out_inputs"].clone(),
+            "chars": torch.tensor([ord(char) for char in page["chars"]]),
+            "previous": torch.tensor(page["previous"]),
+        }
+
+    return cached_state(f"tiny-gpt-maps-{page_digest(TINY_GPT_PAGE)}", run_page)
+
+
+def tiny_gpt_head() -> int:
+    """The head of layer 2 that most often puts its largest weight on the previous character (the page's measure)."""
+    return int(tiny_gpt()["previous"][TINY_GPT_LAYER].argmax())
+
+
+def tiny_gpt_weights() -> torch.Tensor:
+    """(32, 32): that head's weights on the held-out window `TINY_GPT_WINDOW`."""
+    return tiny_gpt()["weights"][TINY_GPT_LAYER, TINY_GPT_WINDOW, tiny_gpt_head()]
+
+
+def tiny_gpt_text() -> str:
+    """The 32 characters of the held-out window `TINY_GPT_WINDOW`."""
+    state = tiny_gpt()
+    return "".join(chr(int(state["chars"][index])) for index in state["inputs"][TINY_GPT_WINDOW].tolist())
+
+
+def visible(text: str) -> list[str]:
+    """One tick label per character of ``text``, a space shown as ␣ and a line break as ↵."""
+    return [VISIBLE.get(char, char) for char in text]
+
+
 class Options(TypedDict, total=False):
     """The ``plot_attention`` options a map sets."""
 
@@ -106,10 +159,13 @@ MAPS: dict[str, tuple[Callable[[], torch.Tensor], str, Options]] = {
     "trained-previous": (lambda: trained_weights(0), "Trained, layer 1: previous token", ON_ONE_SCALE),
     "trained-induction": (lambda: trained_weights(1), "Trained, layer 2: induction", ON_ONE_SCALE),
     "untrained-previous": (untrained_weights, "Untrained, layer 1: no pattern", ON_ONE_SCALE),
+    "tiny-gpt-previous": (tiny_gpt_weights, "Tiny GPT, layer 2: previous character", ON_ONE_SCALE),
 }
 
 
 def tokens_for(name: str) -> list[str]:
+    if name.startswith("tiny-gpt"):
+        return visible(tiny_gpt_text())
     if name.startswith(("trained", "untrained")):
         return [str(token) for token in EXAMPLE.tokens[0].tolist()]
     return TOKENS
@@ -228,12 +284,36 @@ def _alt_untrained_previous(language: str) -> str:
     )
 
 
+def _alt_tiny_gpt_previous(language: str) -> str:
+    weights, text, layer = tiny_gpt_weights(), tiny_gpt_text(), TINY_GPT_LAYER + 1
+    # How far back each counted query's largest weight lies: 1 is the previous character.
+    back = [query - int(weights[query].argmax()) for query in range(COUNTED_FROM, len(text))]
+    on_previous = back.count(1)
+    others = len(back) - on_previous
+    name = "tiny-gpt-previous"
+    require(set(back) <= {0, 1, 2}, name, "that the other queries look at the current character or the one two back")
+    require('"' not in text and "\n" not in text, name, "the window's text between quotes, on one line")
+    if language == "zh":
+        return (
+            f"第 {layer} 层中最常关注前一个字符的那个头在留出窗口“{text}”上的注意力图：从位置 {COUNTED_FROM} "
+            f"起的 {len(back)} 个查询中，有 {on_previous} 个把最大权重放在前一个字符上，即紧贴对角线下方的格子；"
+            f"其余{number(others, 'zh')}个放在当前字符或它前面第二个字符上。"
+        )
+    return (
+        f"Attention map of the layer-{layer} head that most often attends to the previous character, on the "
+        f'held-out window "{text}": of the {len(back)} queries from position {COUNTED_FROM} on, {on_previous} put '
+        "their largest weight on the previous character, just below the diagonal, and the other "
+        f"{number(others, 'en')} on the current character or the one two before it."
+    )
+
+
 ALT_TEXTS: dict[str, Callable[[str], str]] = {
     "journey": _alt_journey,
     "journey-causal": _alt_journey_causal,
     "trained-previous": _alt_trained_previous,
     "trained-induction": _alt_trained_induction,
     "untrained-previous": _alt_untrained_previous,
+    "tiny-gpt-previous": _alt_tiny_gpt_previous,
 }
 
 

@@ -49,6 +49,7 @@ MAPS = {
     "Trained, layer 1: previous token": "训练后，第 1 层：前一个词元",
     "Trained, layer 2: induction": "训练后，第 2 层：归纳",
     "Untrained, layer 1: no pattern": "未训练，第 1 层：没有规律",
+    "Tiny GPT, layer 2: previous character": "小型 GPT，第 2 层：前一个字符",
     "Grouping": "分组",
     "3 cached, 3 new: aligned to the end": "缓存 3 个，新来 3 个：对齐到末尾",
     "Aligned to the start: wrong": "对齐到开头：错误",

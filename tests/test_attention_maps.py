@@ -84,3 +84,88 @@ def test_every_map_a_page_shows_is_generated_with_alt_text(hook):
     )
     assert {name for _, name, _ in shown} == set(hook.MAPS)
     assert all(len(alt) > 20 for alt, _, _ in shown)
+
+
+# The map of docs/tiny-gpt.md is drawn from the page's own examples, run at build time
+# (sitebuild/page_namespace.py). Running that page trains a model: tier 2 does it
+# (tests/site/test_alt_texts.py); here the runner works on a small page of its own.
+SMALL_PAGE = """# A page
+
+Prose that quotes an example is not run:
+>>> in_prose = 1
+
+```python
+>>> import torch
+>>> _ = torch.manual_seed(5)
+>>> x = torch.rand(2)
+>>> print("printed")
+printed
+```
+
+```text
+>>> in_text_block = 1
+```
+
+??? success "Solution"
+
+    ```python
+    >>> def double(values):
+    ...     return 2 * values
+    >>> y = double(x)
+    >>> torch.set_num_threads(1)
+    >>> z = y + 1
+    >>> raise RuntimeError("after the name: never run")
+    ```
+"""
+
+
+def test_a_pages_examples_run_in_order_up_to_a_name(tmp_path, capsys):
+    from sitebuild.page_namespace import python_blocks, run_examples
+
+    page = tmp_path / "page.md"
+    page.write_text(SMALL_PAGE, encoding="utf-8")
+    firsts = [block.splitlines()[0] for block in python_blocks(SMALL_PAGE)]
+    assert firsts == [">>> import torch", ">>> def double(values):"]  # the ```text block is not python
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    namespace = run_examples(page, "z")
+    drawn = torch.rand(2, generator=torch.Generator().manual_seed(5))  # what torch.manual_seed(5) gives
+    assert torch.equal(namespace["x"], drawn) and torch.equal(namespace["z"], 2 * drawn + 1)
+    assert not {"in_prose", "in_text_block"} & set(namespace)  # only ```python blocks are run
+    assert torch.equal(torch.random.get_rng_state(), state) and torch.get_num_threads() == threads
+    assert capsys.readouterr().out == ""  # what the examples print is not the build's output
+    with pytest.raises(RuntimeError, match="after the name"):
+        run_examples(page, "never_bound")
+    (tmp_path / "short.md").write_text("```python\n>>> a = 1\n```\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"no example of .*short\.md binds 'b'"):
+        run_examples(tmp_path / "short.md", "b")
+
+
+def test_a_changed_page_gets_another_cache_key(tmp_path):
+    from sitebuild.page_namespace import page_digest
+
+    page = tmp_path / "page.md"
+    page.write_text(SMALL_PAGE, encoding="utf-8")
+    before = page_digest(page)
+    page.write_text(SMALL_PAGE.replace("manual_seed(5)", "manual_seed(6)"), encoding="utf-8")
+    assert page_digest(page) != before and len(before) == 16
+
+
+def test_the_tiny_gpt_maps_labels_show_spaces_and_line_breaks(hook):
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    assert hook.visible("a b\nc") == ["a", "\u2423", "b", "\u21b5", "c"]
+    glyphs = FT2Font(font_manager.findfont("DejaVu Sans")).get_charmap()  # the maps' font, in both editions
+    assert all(ord(label) in glyphs for label in hook.VISIBLE.values())
+
+
+def test_the_tiny_gpt_map_shows_a_window_of_the_pages_held_out_text(hook):
+    """The window the build draws, read off the story as docs/tiny-gpt.md splits it (90 % for training,
+    then windows of 32 characters), without training: a window that can be quoted on one line."""
+    from selfattention.data import the_verdict
+
+    text = the_verdict()
+    held_out = text[int(0.9 * len(text)) :]
+    window = held_out[32 * hook.TINY_GPT_WINDOW : 32 * (hook.TINY_GPT_WINDOW + 1)]
+    assert window == "d Grindle: I told Mrs. Stroud he"
+    assert hook.TINY_GPT_PAGE.name == "tiny-gpt.md" and "held_out_inputs" in hook.TINY_GPT_PAGE.read_text()

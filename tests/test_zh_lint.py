@@ -16,6 +16,7 @@ tests/test_zh_pages.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -137,8 +138,10 @@ class _Blocks(HTMLParser):
             self.blocks[-1].add(data, prose=not self._in_code())
 
 
+@functools.cache
 def blocks(text: str) -> list[Block]:
-    """The blocks of inline text of a Markdown text, rendered as the site renders it."""
+    """The blocks of inline text of a Markdown text, rendered as the site renders it (once per text: both
+    checks read every page)."""
     MARKDOWN.reset()
     parser = _Blocks()
     parser.feed(MARKDOWN.convert(text))

@@ -2,8 +2,9 @@
 tensors, carried exactly by both editions, every number recomputed here independently.
 
 Tier 2: the maps of docs/trained.md need the trained model (about 13 s of CPU), which tier 2 trains
-once for this file and tests/site/test_trained_model.py; the build (`make build`, tier 2's site
-fixture) refuses a page whose alt text differs from the code's as well.
+once for this file and tests/site/test_trained_model.py, and the map of docs/tiny-gpt.md runs that
+page's examples (about 10 s: it trains the tiny GPT), once for this file; the build (`make build`,
+tier 2's site fixture) refuses a page whose alt text differs from the code's as well.
 """
 
 from __future__ import annotations
@@ -134,12 +135,61 @@ def test_every_number_of_every_alt_text_is_recomputed(trained_maps):
     second = int(example.starts[0] + example.offsets[0])
     expected["attention-maps", "trained-induction"] = ["2", str(second), str(second + int(example.lengths[0]) - 1)]
     expected["attention-maps", "untrained-previous"] = ["1"]
+    expected["attention-maps", "tiny-gpt-previous"] = tiny_gpt_numbers(trained_maps)
     expected.update(benchmark_numbers())
     for (folder, name), english in written["en"].items():
         numbers = expected.get((folder, name), [])
         assert NUMBER.findall(english) == numbers, (folder, name, english)
         chinese = STEP.sub(lambda m: f"第 {'一二三四五六七八'.index(m[1]) + 1} 步", written["zh"][folder, name])
         assert sorted(NUMBER.findall(chinese)) == sorted(numbers), (folder, name, chinese)
+
+
+def previous_character_scores(weights):
+    """(layer, head): the fraction of the queries from position 3 on, over every window, whose largest
+    weight is on the key just before them; ``weights`` (layer, window, head, query, key) in numpy."""
+    positions = np.arange(weights.shape[-1])
+    on_previous = weights.argmax(axis=-1) == positions - 1  # (layer, window, head, query)
+    return on_previous[..., 3:].mean(axis=(1, 3))
+
+
+def tiny_gpt_numbers(hook):
+    """The numbers of the tiny GPT map's alt text, read off the page's weights with numpy: the layer,
+    the counted queries (3 to 31), the first counted position, and how many look one back."""
+    weights = hook.tiny_gpt()["weights"].numpy()
+    head = previous_character_scores(weights)[1].argmax()
+    window = weights[1, hook.TINY_GPT_WINDOW, head]
+    looks_back = np.arange(32) - window.argmax(axis=-1)
+    return ["2", "29", "3", str(int((looks_back[3:] == 1).sum()))]
+
+
+def test_the_tiny_gpt_map_is_the_pages_most_local_head_of_layer_2():
+    """The map of docs/tiny-gpt.md: the weights the page computes (its `weights`, run by the build),
+    of the layer-2 head whose previous-character score the page prints as at least 0.6, on the
+    window of the held-out text that the labels spell, on one scale 0..1."""
+    from selfattention.data import the_verdict
+    from sitebuild import attention_maps as hook
+
+    state = hook.tiny_gpt()
+    weights = state["weights"].numpy()
+    assert weights.shape == (2, 63, 2, 32, 32)
+    scores = previous_character_scores(weights)
+    np.testing.assert_allclose(state["previous"].numpy(), scores, atol=1e-6)  # the page's head_scores
+    head = hook.tiny_gpt_head()
+    assert scores[1, head] == scores[1].max() >= 0.6  # the page prints max(previous[1]) >= 0.6
+    drawn = hook.tiny_gpt_weights().numpy()
+    np.testing.assert_array_equal(drawn, weights[1, hook.TINY_GPT_WINDOW, head])
+    assert np.all(np.triu(drawn, k=1) == 0)  # causal: no query sees a later character
+    np.testing.assert_allclose(drawn.sum(axis=-1), np.ones(32), atol=1e-5)
+    text = the_verdict()
+    held_out = text[int(0.9 * len(text)) :]
+    window = held_out[32 * hook.TINY_GPT_WINDOW : 32 * (hook.TINY_GPT_WINDOW + 1)]
+    assert hook.tokens_for("tiny-gpt-previous") == [{" ": "\u2423", "\n": "\u21b5"}.get(c, c) for c in window]
+    _, _, options = hook.MAPS["tiny-gpt-previous"]
+    assert options == {"annotate": False, "vmin": 0.0, "vmax": 1.0}
+    # The alt text counts argmaxes: each counted query's largest weight stands clear of its
+    # runner-up, so another CPU's rounding of the training cannot change the count.
+    top_two = np.sort(drawn, axis=-1)[:, -2:]
+    assert (top_two[3:, 1] - top_two[3:, 0]).min() >= 0.2
 
 
 def benchmark_numbers():
