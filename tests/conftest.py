@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -84,6 +85,17 @@ class CountSyncs(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` starts one worker per core), each worker's torch computes on its share
+    of the cores. Otherwise every worker's thread pool starts a thread per core, and on 2 cores the 2 workers'
+    4 threads wait for each other: `make test` measured 145 CPU-s with the default, 106 with one thread a
+    worker (CONTRIBUTING.md, "Tier 1's time"). What the tests compare does not depend on the thread count."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores // workers))
+
+
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
     """Readable test ids: a dtype by its name ("float32", not "dtype0"), a batch shape by its sizes ("2x4",
     or "unbatched"); anything else as pytest names it."""
@@ -92,6 +104,17 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     if argname == "batch" and isinstance(val, tuple):
         return "x".join(map(str, val)) or "unbatched"
     return None
+
+
+@pytest.fixture
+def two_threads():
+    """torch on 2 threads during the test, as before it afterwards. Code that must leave the caller's thread
+    count alone while it computes on one thread shows that it does only if the caller's count is not 1 (and
+    `pytest_configure` gives each worker of `make test` one thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield 2
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

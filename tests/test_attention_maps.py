@@ -119,19 +119,19 @@ printed
 """
 
 
-def test_a_pages_examples_run_in_order_up_to_a_name(tmp_path, capsys):
+def test_a_pages_examples_run_in_order_up_to_a_name(tmp_path, capsys, two_threads):
     from sitebuild.page_namespace import python_blocks, run_examples
 
     page = tmp_path / "page.md"
     page.write_text(SMALL_PAGE, encoding="utf-8")
     firsts = [block.splitlines()[0] for block in python_blocks(SMALL_PAGE)]
     assert firsts == [">>> import torch", ">>> def double(values):"]  # the ```text block is not python
-    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    state = torch.random.get_rng_state()
     namespace = run_examples(page, "z")
     drawn = torch.rand(2, generator=torch.Generator().manual_seed(5))  # what torch.manual_seed(5) gives
     assert torch.equal(namespace["x"], drawn) and torch.equal(namespace["z"], 2 * drawn + 1)
     assert not {"in_prose", "in_text_block"} & set(namespace)  # only ```python blocks are run
-    assert torch.equal(torch.random.get_rng_state(), state) and torch.get_num_threads() == threads
+    assert torch.equal(torch.random.get_rng_state(), state) and torch.get_num_threads() == two_threads
     assert capsys.readouterr().out == ""  # what the examples print is not the build's output
     with pytest.raises(RuntimeError, match="after the name"):
         run_examples(page, "never_bound")

@@ -235,7 +235,7 @@ def test_module_forward_reads_no_value(name):
 @pytest.mark.parametrize("rope", [True, False], ids=["rope", "learned-positions"])
 def test_tiny_gpt_reads_no_value_compiles_and_exports(rope):
     torch.manual_seed(0)
-    model = TinyGPT(vocab_size=11, context_len=8, d_model=8, num_layers=2, num_heads=2, rope=rope).eval()
+    model = TinyGPT(vocab_size=11, context_len=8, d_model=8, num_layers=1, num_heads=2, rope=rope).eval()
     ids = torch.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
     with CountSyncs() as counter:
         expected = model(ids)

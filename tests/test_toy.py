@@ -156,13 +156,12 @@ def test_accuracy_scores_the_predictable_positions_only(batch):
     assert accuracy(WrongWherePredictable(), batch) == 0.0
 
 
-def test_training_is_deterministic_and_leaves_the_callers_state_alone():
+def test_training_is_deterministic_and_leaves_the_callers_state_alone(two_threads):
     torch.manual_seed(42)
     expected_next = torch.rand(3)
     torch.manual_seed(42)
-    threads = torch.get_num_threads()
     first = train_induction_model(TASK, seed=5, steps=3)
-    assert torch.equal(torch.rand(3), expected_next) and torch.get_num_threads() == threads
+    assert torch.equal(torch.rand(3), expected_next) and torch.get_num_threads() == two_threads
     second = train_induction_model(TASK, seed=5, steps=3)
     other = train_induction_model(TASK, seed=6, steps=3)
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
