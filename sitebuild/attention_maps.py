@@ -6,8 +6,8 @@ Material's light and dark schemes, as SVG files added to the site under
 drawn by hand or committed. The maps of docs/trained.md come from the model that page trains,
 trained here with the same function and seed. The map of docs/tiny-gpt.md comes from that page's own
 code: its examples are run here (sitebuild/page_namespace.py) up to its previous-character scores, and
-the tensors kept in the build cache, so a build trains the tiny GPT once. ``tests/test_attention_maps.py``
-checks the weights behind each map (tests/site/ those of the trained models).
+the tensors kept: a process trains the tiny GPT once (with the build cache, once in all).
+``tests/test_attention_maps.py`` checks the weights behind each map (tests/site/ those of the trained models).
 `alt_text` writes each map's alt text, in English and Chinese, from the same weights (sitebuild/alt_texts.py).
 """
 
