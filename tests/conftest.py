@@ -88,7 +88,7 @@ class CountSyncs(TorchDispatchMode):
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist (`make test` starts one worker per core), each worker's torch computes on its share
     of the cores. Otherwise every worker's thread pool starts a thread per core, and on 2 cores the 2 workers'
-    4 threads wait for each other: `make test` measured 145 CPU-s with the default, 106 with one thread a
+    4 threads compete for the same cores: `make test` measured 145 CPU-s with the default, 106 with one thread a
     worker (CONTRIBUTING.md, "Tier 1's time"). What the tests compare does not depend on the thread count."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers:

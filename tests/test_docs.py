@@ -237,3 +237,16 @@ def test_the_checks_see_a_page_that_is_not_compared(tmp_path):
     assert set(lines) == {2, 4}
     assert [compared_lines(example.parsed) for example in parsed] == [["2"]]
     assert starts == [1]
+
+
+@pytest.mark.parametrize("page", ["methods.md", "zh/methods.md"])
+def test_the_tolerance_table_states_the_tolerances_the_tests_use(page):
+    """docs/methods.md's table (both editions) lists each dtype of `TOLERANCES` once, with its tolerance."""
+    from tests.conftest import TOLERANCES
+
+    rows = re.findall(r"^\| `torch\.(\w+)` \| `([0-9.e-]+)` \|", (DOCS / page).read_text(encoding="utf-8"), re.M)
+    stated = {name: float(tolerance) for name, tolerance in rows}
+    assert len(rows) == len(stated)
+    expected = {str(dtype).removeprefix("torch."): tolerance["atol"] for dtype, tolerance in TOLERANCES.items()}
+    assert all(tolerance["atol"] == tolerance["rtol"] for tolerance in TOLERANCES.values())
+    assert stated == expected
